@@ -1,0 +1,75 @@
+package bfftoken
+
+// Config is the bffToken role's configuration, under the `bffToken` key of the plugin. Traefik
+// decodes it from labels and files, where every value arrives as a string: booleans and numbers
+// are read from strings, and a list may be given as "a,b" or as an indexed or YAML list.
+type Config struct {
+	// CookieNamePrefix (required) names the cookies and the CSRF header: the access token is read
+	// from the `<prefix>-at` cookie, the CSRF token from `<prefix>-csrf` and the header
+	// `x-<prefix>-csrf`. It must match the OAuth Agent's cookieNamePrefix. At most 64 letters,
+	// digits, '-', '_' or '.'.
+	CookieNamePrefix string
+
+	// EncryptionKey (required, unless EncryptionKeyFile is given) is the AES-256 key that the
+	// OAuth Agent encrypts the cookies with, as exactly 64 hex characters.
+	EncryptionKey string
+
+	// EncryptionKeyFile is the path of a file that holds EncryptionKey, so that the key need not
+	// stand in labels or dynamic configuration. Surrounding white space is ignored.
+	EncryptionKeyFile string
+
+	// PreviousEncryptionKeys are keys (64 hex characters each) that cookies are still decrypted
+	// with after a key rotation. Default: none.
+	PreviousEncryptionKeys []string
+
+	// PreviousEncryptionKeysFile is the path of a file with more previous keys, one per line.
+	PreviousEncryptionKeysFile string
+
+	// TrustedWebOrigins (required, at least one) are the origins of the SPAs allowed to call the
+	// API with the cookies, as scheme://host[:port], for example https://www.example.com.
+	TrustedWebOrigins []string
+
+	// CorsEnabled (default true) makes the middleware answer CORS preflights, require a trusted
+	// Origin on every request and add CORS headers to responses. Set it to false when the SPA and
+	// the API share one origin: then OPTIONS passes through and only POST, PUT, PATCH and DELETE
+	// need a trusted Origin.
+	CorsEnabled *bool
+
+	// AllowTokens (default false) lets a request that already carries `Authorization: Bearer`
+	// (a mobile app, say) pass through untouched, with no cookie, Origin or CSRF check.
+	AllowTokens bool
+
+	// RemoveCookieHeaders (default true) removes the Cookie header and the CSRF header from the
+	// request sent upstream, so that the API never sees the encrypted cookies.
+	RemoveCookieHeaders *bool
+
+	// CorsAllowMethods are the methods allowed in preflight answers.
+	// Default: OPTIONS,HEAD,GET,POST,PUT,PATCH,DELETE.
+	CorsAllowMethods []string
+
+	// CorsAllowHeaders are the request headers allowed in preflight answers. Default: echo the
+	// headers that the preflight asks for.
+	CorsAllowHeaders []string
+
+	// CorsExposeHeaders are the response headers the SPA may read. Default: none.
+	CorsExposeHeaders []string
+
+	// CorsMaxAge (default 86400) is how many seconds a browser may cache a preflight answer;
+	// 0 sends no Access-Control-Max-Age.
+	CorsMaxAge *int
+
+	// LogLevel (default info) is the lowest level of the lines this middleware writes: debug,
+	// info (one line per rejected request, saying which check failed), warn or error.
+	LogLevel string
+
+	// Unknown collects keys that match no field, so that New can name a misspelt key.
+	Unknown map[string]interface{} `mapstructure:",remain"`
+}
+
+// CreateConfig returns an empty configuration. Defaults are applied in New, because Traefik
+// merges a user's lists into a default list instead of replacing it.
+func CreateConfig() *Config {
+	return &Config{}
+}
+
+var defaultAllowMethods = []string{"OPTIONS", "HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}

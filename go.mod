@@ -1,0 +1,8 @@
+module github.com/tokenhandler/traefik-token-handler
+
+go 1.22.0
+
+require (
+	github.com/mitchellh/mapstructure v1.5.1-0.20231216201459-8508981c8b6c // indirect
+	github.com/traefik/paerser v0.2.2 // indirect
+)

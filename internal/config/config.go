@@ -1,0 +1,178 @@
+// Package config holds the checks every role's New runs on its configuration, as Traefik
+// delivers it: decoded by mapstructure with weak typing, so that every value may have arrived as
+// a string, unknown keys collect in a ",remain" map, and list defaults are applied here rather
+// than in CreateConfig (where Traefik would merge them with the user's list).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Errors collects configuration problems so that New reports all of them at once, each naming
+// the key it is about.
+type Errors struct {
+	role     string
+	problems []string
+}
+
+// NewErrors starts a collection for one role, such as "bffToken".
+func NewErrors(role string) *Errors { return &Errors{role: role} }
+
+// Add records a problem with key.
+func (e *Errors) Add(key string, format string, args ...interface{}) {
+	e.problems = append(e.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+// AddErr records err as a problem with key, when err is not nil.
+func (e *Errors) AddErr(key string, err error) {
+	if err != nil {
+		e.Add(key, "%s", err.Error())
+	}
+}
+
+// Err returns nil when no problem was recorded, else one error listing them all.
+func (e *Errors) Err() error {
+	if len(e.problems) == 0 {
+		return nil
+	}
+	return errors.New(e.role + ": invalid configuration: " + strings.Join(e.problems, "; "))
+}
+
+// Unknown records every key that mapstructure could not match to a field: a misspelt key must
+// fail loudly rather than leave a setting at its default.
+func (e *Errors) Unknown(remain map[string]interface{}) {
+	if len(remain) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(remain))
+	for k := range remain {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e.Add(k, "unknown key")
+	}
+}
+
+// Required records key as missing when value is empty.
+func (e *Errors) Required(key, value string) {
+	if strings.TrimSpace(value) == "" {
+		e.Add(key, "is required")
+	}
+}
+
+// Secret returns a secret given either inline (key) or as a file path (key+"File"), with
+// surrounding white space removed. Giving both is an error, because one would silently win.
+func (e *Errors) Secret(key, inline, file string, required bool) string {
+	inline = strings.TrimSpace(inline)
+	file = strings.TrimSpace(file)
+	switch {
+	case inline != "" && file != "":
+		e.Add(key, "give either %s or %sFile, not both", key, key)
+		return ""
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			e.Add(key+"File", "cannot read the file: %s", describeFileError(err))
+			return ""
+		}
+		secret := strings.TrimSpace(string(data))
+		if secret == "" && required {
+			e.Add(key+"File", "the file is empty")
+		}
+		return secret
+	case inline == "" && required:
+		e.Add(key, "is required (or give %sFile)", key)
+	}
+	return inline
+}
+
+// SecretList returns a list of secrets given inline (key) and/or in a file (key+"File"), one
+// per line; blank lines and lines starting with # are skipped.
+func (e *Errors) SecretList(key string, inline []string, file string) []string {
+	list := List(inline)
+	file = strings.TrimSpace(file)
+	if file == "" {
+		return list
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		e.Add(key+"File", "cannot read the file: %s", describeFileError(err))
+		return list
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			list = append(list, line)
+		}
+	}
+	return list
+}
+
+func describeFileError(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "it does not exist"
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied"
+	}
+	return err.Error()
+}
+
+// List trims every entry and drops empty ones: "a, b," arrives as ["a", " b", ""].
+func List(values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ListOr returns List(values), or def when that is empty.
+func ListOr(values []string, def []string) []string {
+	if list := List(values); len(list) > 0 {
+		return list
+	}
+	return def
+}
+
+// BoolOr returns *p, or def when the key was not given.
+func BoolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// IntOr returns *p, or def when the key was not given.
+func IntOr(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// cookieNameChars are the characters allowed in a cookie name prefix: letters, digits, '-', '_'
+// and '.', a safe subset of RFC 6265 token characters that needs no quoting anywhere.
+const cookieNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+// maxCookieNamePrefix is the limit of Curity's C proxy, kept for interoperability.
+const maxCookieNamePrefix = 64
+
+// CookieNamePrefix checks the prefix that the cookie names and the CSRF header name derive from.
+func (e *Errors) CookieNamePrefix(key, prefix string) {
+	switch {
+	case prefix == "":
+		e.Add(key, "is required")
+	case len(prefix) > maxCookieNamePrefix:
+		e.Add(key, "must be at most %d characters, got %d", maxCookieNamePrefix, len(prefix))
+	case strings.Trim(prefix, cookieNameChars) != "":
+		e.Add(key, "may contain only letters, digits, '-', '_' and '.', got %q", prefix)
+	}
+}
