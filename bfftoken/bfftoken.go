@@ -25,9 +25,9 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/textproto"
-	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
@@ -120,7 +120,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if m.allowTokens && hasBearer(r.Header.Get("Authorization")) {
+	if m.allowTokens && bearer.Present(r.Header.Get("Authorization")) {
 		m.next.ServeHTTP(w, r)
 		return
 	}
@@ -216,12 +216,4 @@ func isDataChanging(method string) bool {
 		return true
 	}
 	return false
-}
-
-// hasBearer reports whether an Authorization value uses the Bearer scheme (case-insensitive) with
-// a non-empty credential.
-func hasBearer(authorization string) bool {
-	return len(authorization) > len("Bearer ") &&
-		strings.EqualFold(authorization[:len("Bearer ")], "Bearer ") &&
-		strings.TrimSpace(authorization[len("Bearer "):]) != ""
 }

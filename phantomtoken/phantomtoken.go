@@ -1,17 +1,215 @@
+// Package phantomtoken is the phantom token role of the token handler: APIs behind it receive a
+// JWT while clients hold opaque access tokens (Curity's phantom token pattern).
+//
+// Per request, in this order:
+//
+//  1. OPTIONS passes through untouched.
+//  2. The Authorization header must be `Bearer <token>` (scheme in any case, spaces tolerated),
+//     else 401.
+//  3. The token's SHA-256 is looked up in the cache. On a miss, the token is posted to the
+//     introspection endpoint with HTTP Basic client credentials and `Accept: application/jwt`;
+//     concurrent misses for one token make one call and share its answer.
+//  4. 200 with a JWT body, or JSON with "active":true and a "jwt" member: the token is active.
+//     204, or JSON with "active":false: 401. JSON "active":true without "jwt": 502 (the server is
+//     not set up for phantom tokens). 401, 403, any other 4xx or 5xx, no answer within
+//     timeoutSeconds, or an unusable answer: 502. 503: 503.
+//  5. Active results are cached for min(tokenCacheSeconds, Cache-Control max-age, JWT exp - now).
+//  6. requiredScopes must all be in the JWT's scope claim, on every request: else 403.
+//  7. The request goes upstream with `Authorization: Bearer <JWT>` and nothing else changed.
+//
+// 401 and 403 answers carry WWW-Authenticate with the realm. One log line per rejection says why;
+// no line ever contains a token.
 package phantomtoken
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
-// Config is the role's configuration.
-type Config struct {
-	Unknown map[string]interface{} `mapstructure:",remain"`
+// Middleware is a configured phantomToken instance.
+type Middleware struct {
+	next           http.Handler
+	log            *logger.Logger
+	cache          *cache
+	client         *http.Client
+	endpoint       string
+	basicAuth      string
+	timeout        time.Duration
+	cacheTTL       time.Duration
+	requiredScopes []string
+
+	// The WWW-Authenticate values, built once from the realm.
+	challengeNoToken      string
+	challengeInvalidToken string
+	challengeScope        string
 }
 
-// New builds the middleware.
+// New validates the configuration and builds the middleware. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	return nil, errors.New("phantomtoken: not implemented yet")
+	errs := config.NewErrors("phantomToken")
+	if cfg == nil {
+		cfg = CreateConfig()
+	}
+	errs.Unknown(cfg.Unknown)
+
+	endpoint := cfg.IntrospectionEndpoint
+	errs.Required("introspectionEndpoint", endpoint)
+	if endpoint != "" {
+		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.Add("introspectionEndpoint", "must be an http or https URL, got %q", endpoint)
+		}
+	}
+	errs.Required("clientId", cfg.ClientID)
+	secret := errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
+
+	cacheSeconds := config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds)
+	if cacheSeconds < 0 {
+		errs.Add("tokenCacheSeconds", "must not be negative, got %d", cacheSeconds)
+	}
+	timeoutSeconds := cfg.TimeoutSeconds
+	if timeoutSeconds == 0 {
+		timeoutSeconds = defaultTimeoutSeconds
+	}
+	if timeoutSeconds < 0 {
+		errs.Add("timeoutSeconds", "must be positive, got %d", timeoutSeconds)
+	}
+	maxEntries := cfg.MaxCacheEntries
+	if maxEntries == 0 {
+		maxEntries = defaultMaxCacheEntries
+	}
+	if maxEntries < 0 {
+		errs.Add("maxCacheEntries", "must be positive, got %d", maxEntries)
+	}
+	realm := cfg.Realm
+	if realm == "" {
+		realm = defaultRealm
+	}
+	if strconv.Quote(realm) != `"`+realm+`"` {
+		errs.Add("realm", "must be printable text without quotes or backslashes")
+	}
+	level, err := logger.ParseLevel(cfg.LogLevel)
+	errs.AddErr("logLevel", err)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+
+	if cacheSeconds == 0 {
+		maxEntries = 0 // no caching; flights still coalesce concurrent calls
+	}
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	timeout := time.Duration(timeoutSeconds) * time.Second
+	m := &Middleware{
+		next:                  next,
+		log:                   logger.New("phantomToken", name, level),
+		cache:                 sharedCache(cacheKey(endpoint, cfg.ClientID, secret, cacheSeconds, maxEntries), maxEntries),
+		client:                backchannel.Client(timeout, cfg.InsecureSkipVerify),
+		endpoint:              endpoint,
+		basicAuth:             backchannel.BasicAuth(cfg.ClientID, secret),
+		timeout:               timeout,
+		cacheTTL:              time.Duration(cacheSeconds) * time.Second,
+		requiredScopes:        config.List(cfg.RequiredScopes),
+		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", realm),
+		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", realm),
+		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", realm),
+	}
+	return m, nil
+}
+
+var (
+	cachesMu sync.Mutex
+	caches   = map[string]*cache{}
+)
+
+// sharedCache returns the cache for one introspection setup. Traefik builds one instance per
+// router and rebuilds them all on every configuration reload; sharing the cache between
+// instances with the same setup keeps a token to one introspection per cache period instead of
+// one per router and per reload.
+func sharedCache(key string, maxEntries int) *cache {
+	cachesMu.Lock()
+	defer cachesMu.Unlock()
+	c, ok := caches[key]
+	if !ok {
+		c = newCache(maxEntries)
+		caches[key] = c
+	}
+	return c
+}
+
+// cacheKey identifies an introspection setup without holding its secret.
+func cacheKey(endpoint, clientID, secret string, cacheSeconds, maxEntries int) string {
+	secretHash := sha256.Sum256([]byte(secret))
+	return fmt.Sprintf("%s|%s|%x|%d|%d", endpoint, clientID, secretHash[:8], cacheSeconds, maxEntries)
+}
+
+func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	token, err := bearer.Token(r.Header["Authorization"])
+	if err != nil {
+		challenge := m.challengeInvalidToken
+		if err == bearer.ErrMissing {
+			challenge = m.challengeNoToken
+		}
+		m.reject(w, r, apierror.PhantomUnauthorized, challenge, err.Error())
+		return
+	}
+
+	key := tokenKey(sha256.Sum256([]byte(token)))
+	e := m.cache.get(key)
+	if e == nil {
+		res := m.cache.resolve(key, r.Context().Done(), func() result { return m.introspect(token) })
+		switch res.outcome {
+		case active:
+			e = res.entry
+		case inactive:
+			m.reject(w, r, apierror.PhantomUnauthorized, m.challengeInvalidToken, res.problem)
+			return
+		case unavailable:
+			m.fail(w, r, apierror.PhantomUnavailable, res.problem)
+			return
+		case abandoned:
+			return // the client is gone; there is no one to answer
+		default:
+			m.fail(w, r, apierror.PhantomBadGateway, res.problem)
+			return
+		}
+	}
+
+	for _, scope := range m.requiredScopes {
+		if !e.scopes[scope] {
+			m.reject(w, r, apierror.PhantomForbidden, m.challengeScope, "the token does not have the required scope "+strconv.Quote(scope))
+			return
+		}
+	}
+	r.Header["Authorization"] = []string{e.authorization}
+	m.next.ServeHTTP(w, r)
+}
+
+// reject answers a client error (401 or 403) with its WWW-Authenticate challenge.
+func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, e *apierror.Error, challenge, problem string) {
+	m.log.Printf(logger.Info, "rejected %s %s: %s", r.Method, r.URL.Path, problem)
+	w.Header().Set("WWW-Authenticate", challenge)
+	e.Write(w, r)
+}
+
+// fail answers a server-side problem (502 or 503).
+func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, e *apierror.Error, problem string) {
+	m.log.Printf(logger.Error, "cannot authorize %s %s: %s", r.Method, r.URL.Path, problem)
+	e.Write(w, r)
 }

@@ -1,0 +1,154 @@
+package phantomtoken
+
+import (
+	"sync"
+	"time"
+)
+
+// tokenKey is the cache key: the SHA-256 of the token, so that the cache never holds a token.
+type tokenKey [32]byte
+
+// entry is a cached active introspection result.
+type entry struct {
+	authorization string          // "Bearer <JWT>", the upstream header value, built once
+	scopes        map[string]bool // the JWT's scope claim
+	expires       time.Time
+	seq           uint64 // insertion number, to tell a current entry from a replaced one
+}
+
+// queued records an insertion, oldest first, for eviction and expiry sweeping.
+type queued struct {
+	key tokenKey
+	seq uint64
+}
+
+// cache holds active results, at most max of them, each until its own expiry. Entries are
+// evicted oldest first: every TTL is at most tokenCacheSeconds, so the oldest insertion is also
+// the first to expire, and sweeping the queue's head on each insertion keeps expired entries
+// from lingering without any background goroutine (a panic there would kill Traefik).
+//
+// Concurrent misses for one token share one introspection call (a flight), in the manner of
+// go-oidc's remote key set: the first caller does the call, the others wait for its answer.
+type cache struct {
+	mu      sync.RWMutex
+	entries map[tokenKey]*entry
+	queue   []queued
+	seq     uint64
+	max     int
+
+	flightMu sync.Mutex
+	flights  map[tokenKey]*flight
+
+	now func() time.Time
+}
+
+// flight is one introspection call in progress; done is closed when result is set.
+type flight struct {
+	done   chan struct{}
+	result result
+}
+
+func newCache(max int) *cache {
+	return &cache{
+		entries: make(map[tokenKey]*entry),
+		flights: make(map[tokenKey]*flight),
+		max:     max,
+		now:     timeNow,
+	}
+}
+
+// timeNow is the clock of new caches; tests replace it.
+var timeNow = time.Now
+
+// get returns the unexpired entry for key, or nil.
+func (c *cache) get(key tokenKey) *entry {
+	c.mu.RLock()
+	e := c.entries[key]
+	c.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	if c.now().Before(e.expires) {
+		return e
+	}
+	c.mu.Lock()
+	if c.entries[key] == e {
+		delete(c.entries, key)
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// put stores e under key, first removing expired entries from the head of the queue and, when
+// the cache is full, the oldest ones.
+func (c *cache) put(key tokenKey, e *entry) {
+	if c.max <= 0 {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 {
+		head := c.queue[0]
+		current := c.entries[head.key]
+		if current == nil || current.seq != head.seq {
+			c.queue = c.queue[1:] // replaced or already deleted
+			continue
+		}
+		if len(c.entries) < c.max && now.Before(current.expires) {
+			break
+		}
+		delete(c.entries, head.key)
+		c.queue = c.queue[1:]
+	}
+	c.seq++
+	e.seq = c.seq
+	c.entries[key] = e
+	// The head is dropped by reslicing; when append outgrows the capacity left, it copies only
+	// the live part, so the backing array does not grow without bound.
+	c.queue = append(c.queue, queued{key: key, seq: e.seq})
+}
+
+// len returns the number of entries, for tests and measurements.
+func (c *cache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// resolve returns the cached entry for key or, on a miss, the result of introspect, calling it
+// once however many requests miss on key at the same time. An active result with a positive
+// lifetime is cached before the waiting requests are released, so that no request that arrives
+// later starts a second call.
+func (c *cache) resolve(key tokenKey, done <-chan struct{}, introspect func() result) result {
+	c.flightMu.Lock()
+	if e := c.get(key); e != nil {
+		c.flightMu.Unlock()
+		return result{outcome: active, entry: e}
+	}
+	if f, ok := c.flights[key]; ok {
+		c.flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.result
+		case <-done:
+			return result{outcome: abandoned}
+		}
+	}
+	f := &flight{done: make(chan struct{}), result: result{outcome: failed, problem: "the introspection call did not complete"}}
+	c.flights[key] = f
+	c.flightMu.Unlock()
+
+	// Deferred, so that waiting requests are released even if the call panics.
+	defer func() {
+		c.flightMu.Lock()
+		delete(c.flights, key)
+		c.flightMu.Unlock()
+		close(f.done)
+	}()
+	f.result = introspect()
+	if f.result.outcome == active && f.result.entry.expires.After(c.now()) {
+		c.put(key, f.result.entry)
+	}
+	return f.result
+}

@@ -1,0 +1,62 @@
+package phantomtoken
+
+// Config is the phantomToken role's configuration, under the `phantomToken` key of the plugin.
+// Every value may arrive as a string (labels, files); lists may be given as "a,b".
+type Config struct {
+	// IntrospectionEndpoint (required) is the authorization server's token introspection URL
+	// (RFC 7662), http or https. Tokens are posted to it form-encoded, with
+	// `Accept: application/jwt`.
+	IntrospectionEndpoint string
+
+	// ClientID (required) is the client that authenticates to the introspection endpoint with
+	// HTTP Basic.
+	ClientID string
+
+	// ClientSecret (required, unless ClientSecretFile is given) is that client's secret.
+	ClientSecret string
+
+	// ClientSecretFile is the path of a file that holds ClientSecret. Surrounding white space is
+	// ignored.
+	ClientSecretFile string
+
+	// TokenCacheSeconds (default 300) is the longest time an introspection result is cached; a
+	// shorter `Cache-Control: max-age` from the server, or the JWT's expiry, wins. 0 turns the
+	// cache off (concurrent requests with one token still share one introspection call).
+	TokenCacheSeconds *int
+
+	// RequiredScopes are scopes that the JWT's scope claim must all contain, checked on every
+	// request, cached or not; a token without them gets 403. Default: none, no scope check.
+	RequiredScopes []string
+
+	// Realm (default "api") is the realm of the WWW-Authenticate header on 401 and 403 answers.
+	Realm string
+
+	// TimeoutSeconds (default 5) bounds each introspection call, connection included.
+	TimeoutSeconds int
+
+	// MaxCacheEntries (default 10000) bounds the cache; the oldest entries are evicted first.
+	MaxCacheEntries int
+
+	// InsecureSkipVerify (default false) skips the TLS certificate check of the introspection
+	// endpoint. For development only.
+	InsecureSkipVerify bool
+
+	// LogLevel (default info): debug, info (one line per rejected request), warn or error (one
+	// line per failed introspection).
+	LogLevel string
+
+	// Unknown collects keys that match no field, so that New can name a misspelt key.
+	Unknown map[string]interface{} `mapstructure:",remain"`
+}
+
+// CreateConfig returns an empty configuration; defaults are applied in New.
+func CreateConfig() *Config {
+	return &Config{}
+}
+
+const (
+	defaultTokenCacheSeconds = 300
+	defaultRealm             = "api"
+	defaultTimeoutSeconds    = 5
+	defaultMaxCacheEntries   = 10000
+)

@@ -1,0 +1,182 @@
+package phantomtoken
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
+)
+
+// outcome is what an introspection call concluded.
+type outcome int
+
+const (
+	failed      outcome = iota // the call or its answer was unusable: 502
+	active                     // the token is active and entry holds its JWT
+	inactive                   // the token is not active: 401
+	unavailable                // the server answered 503: 503
+	abandoned                  // the client went away while waiting for another request's call
+)
+
+// result is an introspection outcome, with the cache entry when active and, otherwise, what
+// went wrong, for the log.
+type result struct {
+	outcome outcome
+	entry   *entry
+	problem string
+}
+
+// introspect asks the authorization server about token and turns the answer into a result.
+// Nothing of the token appears in a problem description.
+func (m *Middleware) introspect(token string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint, strings.NewReader("token="+url.QueryEscape(token)))
+	if err != nil {
+		return result{outcome: failed, problem: "building the introspection request: " + err.Error()}
+	}
+	req.Header.Set("Authorization", m.basicAuth)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/jwt")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+			return result{outcome: failed, problem: "the introspection endpoint did not answer within " + m.timeout.String()}
+		}
+		return result{outcome: failed, problem: "the introspection endpoint could not be reached: " + describeTransportError(err)}
+	}
+	body, err := backchannel.ReadBody(resp)
+	if err != nil {
+		return result{outcome: failed, problem: "reading the introspection answer: " + err.Error()}
+	}
+
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return result{outcome: inactive, problem: "the token is not active (introspection answered 204)"}
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return result{outcome: unavailable, problem: "the introspection endpoint answered 503"}
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return result{outcome: failed, problem: "the introspection endpoint rejected our client credentials (" + strconv.Itoa(resp.StatusCode) + "): check clientId and clientSecret"}
+	case resp.StatusCode != http.StatusOK:
+		return result{outcome: failed, problem: "the introspection endpoint answered " + strconv.Itoa(resp.StatusCode)}
+	}
+
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var jwtValue string
+	switch {
+	case mediaType == "application/token-introspection+jwt":
+		return result{outcome: failed, problem: "the introspection endpoint answered an RFC 9701 JWT, not a phantom token JWT: configure it to answer application/jwt"}
+	case mediaType == "application/json" || (mediaType != "application/jwt" && strings.HasPrefix(strings.TrimSpace(string(body)), "{")):
+		var answer struct {
+			Active interface{} `json:"active"`
+			JWT    string      `json:"jwt"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return result{outcome: failed, problem: "the introspection answer is not valid JSON"}
+		}
+		if isActive, ok := answer.Active.(bool); !ok || !isActive {
+			if ok {
+				return result{outcome: inactive, problem: "the token is not active (introspection answered active:false)"}
+			}
+			return result{outcome: failed, problem: "the introspection answer has no boolean active member"}
+		}
+		if answer.JWT == "" {
+			return result{outcome: failed, problem: "the introspection endpoint answered JSON without a jwt member: it is not set up for phantom tokens (answer application/jwt, or include a jwt member)"}
+		}
+		jwtValue = answer.JWT
+	default:
+		jwtValue = strings.TrimSpace(string(body))
+	}
+
+	e, problem := m.newEntry(jwtValue, resp.Header.Get("Cache-Control"))
+	if problem != "" {
+		return result{outcome: failed, problem: problem}
+	}
+	return result{outcome: active, entry: e}
+}
+
+// newEntry checks the JWT and computes how long it may be cached: the configured time, bounded
+// by the server's Cache-Control and by the JWT's expiry.
+func (m *Middleware) newEntry(token string, cacheControl string) (*entry, string) {
+	var claims struct {
+		Exp   interface{} `json:"exp"`
+		Scope interface{} `json:"scope"`
+	}
+	if err := jwt.Claims(token, &claims); err != nil {
+		return nil, "the introspection answer is not a usable JWT: " + err.Error()
+	}
+	now := m.cache.now()
+	ttl := m.cacheTTL
+	if maxAge, ok := parseMaxAge(cacheControl); ok && maxAge < ttl {
+		ttl = maxAge
+	}
+	if exp, ok := claims.Exp.(float64); ok {
+		if untilExpiry := time.Unix(int64(exp), 0).Sub(now); untilExpiry < ttl {
+			ttl = untilExpiry
+		}
+	}
+	return &entry{
+		authorization: "Bearer " + token,
+		scopes:        scopeSet(claims.Scope),
+		expires:       now.Add(ttl),
+	}, ""
+}
+
+// parseMaxAge reads max-age from a Cache-Control value; no-store and no-cache count as 0. A
+// malformed value is ignored, leaving the configured time.
+func parseMaxAge(cacheControl string) (time.Duration, bool) {
+	if cacheControl == "" {
+		return 0, false
+	}
+	for _, directive := range strings.Split(cacheControl, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(directive), "=")
+		switch strings.ToLower(name) {
+		case "no-store", "no-cache":
+			return 0, true
+		case "max-age":
+			seconds, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64)
+			if err != nil || seconds < 0 {
+				return 0, false
+			}
+			if seconds > 1<<31 {
+				seconds = 1 << 31
+			}
+			return time.Duration(seconds) * time.Second, true
+		}
+	}
+	return 0, false
+}
+
+// scopeSet reads a scope claim given as a space-separated string (RFC 8693) or as a list.
+func scopeSet(claim interface{}) map[string]bool {
+	set := map[string]bool{}
+	switch v := claim.(type) {
+	case string:
+		for _, s := range strings.Fields(v) {
+			set[s] = true
+		}
+	case []interface{}:
+		for _, item := range v {
+			if s, ok := item.(string); ok {
+				set[s] = true
+			}
+		}
+	}
+	return set
+}
+
+// describeTransportError keeps the cause of a failed call, without repeating the method and URL.
+func describeTransportError(err error) string {
+	if e, ok := err.(*url.Error); ok {
+		return e.Err.Error()
+	}
+	return err.Error()
+}

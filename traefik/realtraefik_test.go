@@ -1,0 +1,170 @@
+package traefik_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
+)
+
+// echoUpstream answers with the request headers it received, as JSON.
+func echoUpstream(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]interface{}{"path": r.URL.Path, "headers": r.Header})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// realTraefik starts bin/traefik in local plugin mode with the given dynamic configuration and
+// waits until the router answers at host/path.
+func realTraefik(t *testing.T, dynamic, host, path string) (base string, traefik *stack.Process) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the real Traefik")
+	}
+	work := t.TempDir()
+	dynDir := filepath.Join(work, "dynamic")
+	if err := os.MkdirAll(dynDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dynDir, "dynamic.yml"), []byte(dynamic), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := stack.StartTraefik(stack.TraefikOptions{Root: repoRoot, WorkDir: work, Addr: addr, DynamicDir: dynDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("Traefik output:\n%s", p.Output())
+		}
+	})
+	base = "http://" + addr
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := stack.WaitHTTP(ctx, p, base+path, host, time.Minute, stack.NotNotFound); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.Output(), "Plugins are disabled") {
+		t.Fatalf("Traefik could not load the plugin:\n%s", p.Output())
+	}
+	return base, p
+}
+
+func send(t *testing.T, method, url, host string, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+const opaqueCookie4e46 = "AcYBf995tTBVsLtQLvOuLUZXHm2c-XqP8t7SKmhBiQtzy5CAw4h_RF6rXyg6kHrvhb8x4WaLQC6h3mw6a3O3Q9A"
+
+// TestRealTraefikBFFToken runs Traefik v3.6.12 with the plugin in local mode and a bffToken
+// router in front of an echo upstream, as a user would.
+func TestRealTraefikBFFToken(t *testing.T) {
+	upstream := echoUpstream(t)
+	dynamic := `
+http:
+  routers:
+    api:
+      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/api`" + `)
+      middlewares: [bff-token]
+      service: echo
+  middlewares:
+    bff-token:
+      plugin:
+        tokenhandler:
+          bffToken:
+            cookieNamePrefix: example
+            encryptionKey: 4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50
+            trustedWebOrigins: [http://www.example.localhost:8080]
+  services:
+    echo:
+      loadBalancer:
+        servers:
+          - url: ` + upstream.URL + `
+`
+	base, traefik := realTraefik(t, dynamic, "api.example.localhost", "/api/data")
+	browser := map[string]string{
+		"Origin":     "http://www.example.localhost:8080",
+		"Cookie":     "example-at=" + opaqueCookie4e46 + "; theme=dark",
+		"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+		"Accept":     "application/json",
+	}
+
+	resp, body := send(t, http.MethodGet, base+"/api/data", "api.example.localhost", browser)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("valid cookie: status %d, body %s", resp.StatusCode, body)
+	}
+	var echoed struct {
+		Headers http.Header `json:"headers"`
+	}
+	if err := json.Unmarshal(body, &echoed); err != nil {
+		t.Fatalf("upstream answer %s: %v", body, err)
+	}
+	if got := echoed.Headers.Get("Authorization"); got != "Bearer 42665300-efe8-419d-be52-07b53e208f46" {
+		t.Errorf("upstream Authorization = %q", got)
+	}
+	if got := echoed.Headers.Get("Cookie"); got != "" {
+		t.Errorf("upstream received the Cookie header %q", got)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://www.example.localhost:8080" {
+		t.Errorf("Access-Control-Allow-Origin = %q", got)
+	}
+
+	tampered := map[string]string{}
+	for k, v := range browser {
+		tampered[k] = v
+	}
+	tampered["Cookie"] = "example-at=" + opaqueCookie4e46[:40] + "A" + opaqueCookie4e46[41:]
+	resp, body = send(t, http.MethodGet, base+"/api/data", "api.example.localhost", tampered)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("tampered cookie: status %d, body %s", resp.StatusCode, body)
+	}
+	if want := `{"code":"unauthorized","message":"Access denied due to missing or invalid credentials"}`; string(body) != want {
+		t.Errorf("401 body = %s, want %s", body, want)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("401 Content-Type = %q", ct)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://www.example.localhost:8080" {
+		t.Errorf("401 Access-Control-Allow-Origin = %q", got)
+	}
+
+	time.Sleep(200 * time.Millisecond) // let the log line reach the buffer
+	logs := traefik.Output()
+	if !strings.Contains(logs, "the example-at cookie is invalid") {
+		t.Errorf("no log line names the failed check; Traefik output:\n%s", logs)
+	}
+	if strings.Contains(logs, opaqueCookie4e46[:30]) || strings.Contains(logs, "42665300-efe8") {
+		t.Error("a cookie or token appears in Traefik's output")
+	}
+}
