@@ -1,16 +1,13 @@
 package bfftoken_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/tokenhandler/traefik-token-handler/bfftoken"
-	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/traefikconfig"
 )
@@ -36,28 +33,7 @@ func build(raw map[string]interface{}, next http.Handler) (http.Handler, error) 
 	return bfftoken.New(context.Background(), next, cfg, "bff-token@test")
 }
 
-// captureLogs collects the log lines written while one case runs.
-func captureLogs() func() string {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	restore := logger.SetOutput(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}))
-	return func() string {
-		restore()
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String()
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
 func TestRequestMatrix(t *testing.T) {
 	f := requestcases.Load(t, casesFile, keyFileVars(t))
-	requestcases.Run(t, f, build, captureLogs)
+	requestcases.Run(t, f, build, requestcases.CaptureLogs)
 }

@@ -10,10 +10,12 @@ type tokenKey [32]byte
 
 // entry is a cached active introspection result.
 type entry struct {
-	authorization string          // "Bearer <JWT>", the upstream header value, built once
-	scopes        map[string]bool // the JWT's scope claim
-	expires       time.Time
-	seq           uint64 // insertion number, to tell a current entry from a replaced one
+	authorization string // "Bearer <JWT>", the upstream header value, built once
+	// scopes is the JWT's scope claim as " a b c ", so that checking a scope is one compiled
+	// strings.Contains of " a ", and an entry holds one small string rather than a map.
+	scopes  string
+	expires time.Time
+	seq     uint64 // insertion number, to tell a current entry from a replaced one
 }
 
 // queued records an insertion, oldest first, for eviction and expiry sweeping.
@@ -120,7 +122,12 @@ func (c *cache) len() int {
 // once however many requests miss on key at the same time. An active result with a positive
 // lifetime is cached before the waiting requests are released, so that no request that arrives
 // later starts a second call.
-func (c *cache) resolve(key tokenKey, done <-chan struct{}, introspect func() result) result {
+//
+// Waiting requests block on a plain receive, not a select with the request's context: Yaegi
+// v0.16.1 shares a select statement's case list between the goroutines that run it, so that under
+// concurrency one request can wake on another's channel. The wait is bounded by the call's
+// timeout either way.
+func (c *cache) resolve(key tokenKey, introspect func() result) result {
 	c.flightMu.Lock()
 	if e := c.get(key); e != nil {
 		c.flightMu.Unlock()
@@ -128,12 +135,8 @@ func (c *cache) resolve(key tokenKey, done <-chan struct{}, introspect func() re
 	}
 	if f, ok := c.flights[key]; ok {
 		c.flightMu.Unlock()
-		select {
-		case <-f.done:
-			return f.result
-		case <-done:
-			return result{outcome: abandoned}
-		}
+		<-f.done
+		return f.result
 	}
 	f := &flight{done: make(chan struct{}), result: result{outcome: failed, problem: "the introspection call did not complete"}}
 	c.flights[key] = f

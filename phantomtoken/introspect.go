@@ -23,7 +23,6 @@ const (
 	active                     // the token is active and entry holds its JWT
 	inactive                   // the token is not active: 401
 	unavailable                // the server answered 503: 503
-	abandoned                  // the client went away while waiting for another request's call
 )
 
 // result is an introspection outcome, with the cache entry when active and, otherwise, what
@@ -46,9 +45,9 @@ func (m *Middleware) introspect(token string) result {
 	req.Header.Set("Authorization", m.basicAuth)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/jwt")
-	resp, err := m.client.Do(req)
+	resp, err := m.transport.RoundTrip(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+		if errors.Is(err, context.DeadlineExceeded) {
 			return result{outcome: failed, problem: "the introspection endpoint did not answer within " + m.timeout.String()}
 		}
 		return result{outcome: failed, problem: "the introspection endpoint could not be reached: " + describeTransportError(err)}
@@ -125,7 +124,7 @@ func (m *Middleware) newEntry(token string, cacheControl string) (*entry, string
 	}
 	return &entry{
 		authorization: "Bearer " + token,
-		scopes:        scopeSet(claims.Scope),
+		scopes:        scopeList(claims.Scope),
 		expires:       now.Add(ttl),
 	}, ""
 }
@@ -155,22 +154,21 @@ func parseMaxAge(cacheControl string) (time.Duration, bool) {
 	return 0, false
 }
 
-// scopeSet reads a scope claim given as a space-separated string (RFC 8693) or as a list.
-func scopeSet(claim interface{}) map[string]bool {
-	set := map[string]bool{}
+// scopeList reads a scope claim given as a space-separated string (RFC 8693) or as a list, and
+// returns it as " a b c ".
+func scopeList(claim interface{}) string {
+	var scopes []string
 	switch v := claim.(type) {
 	case string:
-		for _, s := range strings.Fields(v) {
-			set[s] = true
-		}
+		scopes = strings.Fields(v)
 	case []interface{}:
 		for _, item := range v {
-			if s, ok := item.(string); ok {
-				set[s] = true
+			if s, ok := item.(string); ok && s != "" && !strings.ContainsAny(s, " \t") {
+				scopes = append(scopes, s)
 			}
 		}
 	}
-	return set
+	return " " + strings.Join(scopes, " ") + " "
 }
 
 // describeTransportError keeps the cause of a failed call, without repeating the method and URL.

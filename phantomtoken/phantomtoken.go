@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +44,7 @@ type Middleware struct {
 	next           http.Handler
 	log            *logger.Logger
 	cache          *cache
-	client         *http.Client
+	transport      *http.Transport
 	endpoint       string
 	basicAuth      string
 	timeout        time.Duration
@@ -116,17 +117,26 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		next:                  next,
 		log:                   logger.New("phantomToken", name, level),
 		cache:                 sharedCache(cacheKey(endpoint, cfg.ClientID, secret, cacheSeconds, maxEntries), maxEntries),
-		client:                backchannel.Client(timeout, cfg.InsecureSkipVerify),
+		transport:             backchannel.Transport(cfg.InsecureSkipVerify),
 		endpoint:              endpoint,
 		basicAuth:             backchannel.BasicAuth(cfg.ClientID, secret),
 		timeout:               timeout,
 		cacheTTL:              time.Duration(cacheSeconds) * time.Second,
-		requiredScopes:        config.List(cfg.RequiredScopes),
+		requiredScopes:        paddedScopes(config.List(cfg.RequiredScopes)),
 		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", realm),
 		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", realm),
 		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", realm),
 	}
 	return m, nil
+}
+
+// paddedScopes turns each scope into " scope ", the form looked up in an entry's scope list.
+func paddedScopes(scopes []string) []string {
+	padded := make([]string, len(scopes))
+	for i, s := range scopes {
+		padded[i] = " " + s + " "
+	}
+	return padded
 }
 
 var (
@@ -173,7 +183,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	e := m.cache.get(key)
 	if e == nil {
-		res := m.cache.resolve(key, r.Context().Done(), func() result { return m.introspect(token) })
+		res := m.cache.resolve(key, func() result { return m.introspect(token) })
 		switch res.outcome {
 		case active:
 			e = res.entry
@@ -183,8 +193,6 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case unavailable:
 			m.fail(w, r, apierror.PhantomUnavailable, res.problem)
 			return
-		case abandoned:
-			return // the client is gone; there is no one to answer
 		default:
 			m.fail(w, r, apierror.PhantomBadGateway, res.problem)
 			return
@@ -192,8 +200,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	for _, scope := range m.requiredScopes {
-		if !e.scopes[scope] {
-			m.reject(w, r, apierror.PhantomForbidden, m.challengeScope, "the token does not have the required scope "+strconv.Quote(scope))
+		if !strings.Contains(e.scopes, scope) {
+			m.reject(w, r, apierror.PhantomForbidden, m.challengeScope, "the token does not have the required scope:"+strings.TrimRight(scope, " "))
 			return
 		}
 	}

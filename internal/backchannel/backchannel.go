@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 )
 
 // MaxBodyBytes bounds every answer read from the authorization server: a JWT, a token response,
@@ -26,30 +25,26 @@ var (
 	insecure       *http.Transport
 )
 
-// Client returns a client with the given timeout for the whole call. It shares one transport
-// per TLS mode across every middleware instance, so that the instances Traefik rebuilds on each
-// configuration reload reuse connections instead of leaving idle pools behind. It never follows
-// redirects: an authorization server endpoint that redirects is misconfigured.
-func Client(timeout time.Duration, insecureSkipVerify bool) *http.Client {
+// Transport returns the transport for back-channel calls. One transport per TLS mode is shared
+// by every middleware instance, so that the instances Traefik rebuilds on each configuration
+// reload reuse connections instead of leaving idle pools behind.
+//
+// Callers use its RoundTrip directly, with a context deadline as the timeout, rather than an
+// http.Client: RoundTrip never follows a redirect (an authorization server endpoint that
+// redirects is misconfigured), and an interpreted CheckRedirect function crashes Yaegi v0.16.1
+// when the standard library calls it.
+func Transport(insecureSkipVerify bool) *http.Transport {
 	transportsOnce.Do(func() {
 		verifying = http.DefaultTransport.(*http.Transport).Clone()
 		verifying.MaxIdleConnsPerHost = 64
 		insecure = verifying.Clone()
 		insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opted into by the user
 	})
-	c := &http.Client{Timeout: timeout}
-	// Assigned after construction: Yaegi cannot place interpreted values in a standard library
-	// composite literal.
-	c.CheckRedirect = noRedirects
 	if insecureSkipVerify {
-		c.Transport = insecure
-	} else {
-		c.Transport = verifying
+		return insecure
 	}
-	return c
+	return verifying
 }
-
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // BasicAuth returns the Authorization value of client_secret_basic: RFC 6749 §2.3.1 has the id
 // and secret form-encoded before they are joined and base64-encoded.

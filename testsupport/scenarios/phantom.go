@@ -1,0 +1,195 @@
+// Package scenarios holds behaviour checks that need more than one request, written once and
+// run against both the compiled roles and the roles interpreted by Yaegi.
+package scenarios
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
+)
+
+// phantomConfig is a phantomToken configuration for the fake introspection server f.
+func phantomConfig(f *fakeas.Introspector, extra map[string]interface{}) map[string]interface{} {
+	cfg := map[string]interface{}{
+		"introspectionEndpoint": f.URL(),
+		"clientId":              fakeas.IntrospectionClientID,
+		"clientSecret":          fakeas.IntrospectionClientSecret,
+		"timeoutSeconds":        "2",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+// upstreamAuthorization is a next handler that answers 200 with the Authorization it received.
+var upstreamAuthorization = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Upstream-Authorization", r.Header.Get("Authorization"))
+})
+
+func mustBuild(t *testing.T, build requestcases.Builder, cfg map[string]interface{}) http.Handler {
+	t.Helper()
+	h, err := build(cfg, upstreamAuthorization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func callWithToken(h http.Handler, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "http://api.example.com/api/data", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// PhantomCacheHits: repeated requests with one token make one introspection call; another token
+// makes its own.
+func PhantomCacheHits(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, nil))
+	for i := 0; i < 5; i++ {
+		if rec := callWithToken(h, "active-hits"); rec.Code != http.StatusOK || rec.Header().Get("X-Upstream-Authorization") != "Bearer "+fakeas.JWTFor("active-hits") {
+			t.Fatalf("request %d: status %d, upstream %q", i, rec.Code, rec.Header().Get("X-Upstream-Authorization"))
+		}
+	}
+	if calls := f.Calls("active-hits"); calls != 1 {
+		t.Fatalf("5 requests made %d introspection calls, want 1", calls)
+	}
+	callWithToken(h, "active-other")
+	if calls := f.Total(); calls != 2 {
+		t.Fatalf("a second token: %d calls in all, want 2", calls)
+	}
+	// Another instance with the same setup (Traefik builds one per router) shares the cache.
+	h2 := mustBuild(t, build, phantomConfig(f, nil))
+	callWithToken(h2, "active-hits")
+	if calls := f.Calls("active-hits"); calls != 1 {
+		t.Fatalf("a second instance introspected again: %d calls", calls)
+	}
+}
+
+// PhantomConcurrentFirstRequests: n concurrent first requests with one new token make exactly one
+// introspection call, and all of them get its JWT.
+func PhantomConcurrentFirstRequests(t *testing.T, build requestcases.Builder, n int) int {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, nil))
+	const token = "slow-concurrent"
+	want := "Bearer " + fakeas.JWTFor(token)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad := 0
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			rec := callWithToken(h, token)
+			if rec.Code != http.StatusOK || rec.Header().Get("X-Upstream-Authorization") != want {
+				mu.Lock()
+				bad++
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if bad > 0 {
+		t.Errorf("%d of %d concurrent requests did not get the JWT", bad, n)
+	}
+	calls := f.Calls(token)
+	if calls != 1 {
+		t.Errorf("%d concurrent first requests made %d introspection calls, want 1", n, calls)
+	}
+	return calls
+}
+
+// PhantomSharedError: concurrent requests share one failing call and all get its error; errors
+// and inactive answers are not cached.
+func PhantomSharedError(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"timeoutSeconds": "1"}))
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			codes[i] = callWithToken(h, "hang").Code
+		}(i)
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != http.StatusBadGateway {
+			t.Fatalf("request %d: status %d, want 502", i, code)
+		}
+	}
+	if calls := f.Calls("hang"); calls != 1 {
+		t.Fatalf("20 concurrent requests on a hanging server made %d calls, want 1", calls)
+	}
+	for _, token := range []string{"status500", "inactive-1", "jsonnojwt"} {
+		callWithToken(h, token)
+		callWithToken(h, token)
+		if calls := f.Calls(token); calls != 2 {
+			t.Errorf("%s: two requests made %d calls, want 2 (failures must not be cached)", token, calls)
+		}
+	}
+}
+
+// PhantomScopeOnCachedEntry: the scope check runs on cache hits, so a cached token never skips it.
+func PhantomScopeOnCachedEntry(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	reader := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"requiredScopes": "read"}))
+	writer := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"requiredScopes": "write"}))
+	if rec := callWithToken(reader, "read-scoped"); rec.Code != http.StatusOK {
+		t.Fatalf("read scope: %d", rec.Code)
+	}
+	for i := 0; i < 2; i++ {
+		if rec := callWithToken(writer, "read-scoped"); rec.Code != http.StatusForbidden {
+			t.Fatalf("cached token without the write scope: %d, want 403", rec.Code)
+		}
+	}
+	if calls := f.Calls("read-scoped"); calls != 1 {
+		t.Fatalf("%d calls, want 1 (the entry is cached)", calls)
+	}
+}
+
+// PhantomCacheDisabled: tokenCacheSeconds 0 introspects on every request.
+func PhantomCacheDisabled(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"tokenCacheSeconds": "0"}))
+	for i := 0; i < 3; i++ {
+		if rec := callWithToken(h, "active-nocache"); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if calls := f.Calls("active-nocache"); calls != 3 {
+		t.Fatalf("%d calls with the cache off, want 3", calls)
+	}
+}
+
+// PhantomNoStoreNotCached: Cache-Control no-store from the server keeps a result out of the cache.
+func PhantomNoStoreNotCached(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, nil))
+	callWithToken(h, "nostore-1")
+	callWithToken(h, "nostore-1")
+	if calls := f.Calls("nostore-1"); calls != 2 {
+		t.Fatalf("no-store answer: %d calls, want 2", calls)
+	}
+}
+
+// PhantomAll runs every scenario as a subtest.
+func PhantomAll(t *testing.T, build requestcases.Builder) {
+	t.Run("cache hits", func(t *testing.T) { PhantomCacheHits(t, build) })
+	t.Run("200 concurrent first requests make one call", func(t *testing.T) { PhantomConcurrentFirstRequests(t, build, 200) })
+	t.Run("a failed call is shared and not cached", func(t *testing.T) { PhantomSharedError(t, build) })
+	t.Run("scope checked on cached entries", func(t *testing.T) { PhantomScopeOnCachedEntry(t, build) })
+	t.Run("cache disabled", func(t *testing.T) { PhantomCacheDisabled(t, build) })
+	t.Run("no-store not cached", func(t *testing.T) { PhantomNoStoreNotCached(t, build) })
+}
