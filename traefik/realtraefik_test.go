@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
 )
 
@@ -166,5 +168,80 @@ http:
 	}
 	if strings.Contains(logs, opaqueCookie4e46[:30]) || strings.Contains(logs, "42665300-efe8") {
 		t.Error("a cookie or token appears in Traefik's output")
+	}
+}
+
+// TestRealTraefikStackedBFFAndPhantom stacks bffToken and phantomToken on one router: the
+// browser's cookie becomes an opaque bearer token, which introspection turns into the JWT that
+// the upstream receives; a second call is served from the cache.
+func TestRealTraefikStackedBFFAndPhantom(t *testing.T) {
+	upstream := echoUpstream(t)
+	introspection := fakeas.NewIntrospector(t)
+	cipher, err := cookiecrypt.NewCipher("4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const opaque = "active-stacked-7f3a"
+	cookie, _ := cipher.Encrypt(opaque)
+	dynamic := `
+http:
+  routers:
+    api:
+      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/api`" + `)
+      middlewares: [bff-token, phantom-token]
+      service: echo
+  middlewares:
+    bff-token:
+      plugin:
+        tokenhandler:
+          bffToken:
+            cookieNamePrefix: example
+            encryptionKey: 4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50
+            trustedWebOrigins: [http://www.example.localhost:8080]
+    phantom-token:
+      plugin:
+        tokenhandler:
+          phantomToken:
+            introspectionEndpoint: ` + introspection.URL() + `
+            clientId: ` + fakeas.IntrospectionClientID + `
+            clientSecret: ` + fakeas.IntrospectionClientSecret + `
+            requiredScopes: [read]
+  services:
+    echo:
+      loadBalancer:
+        servers:
+          - url: ` + upstream.URL + `
+`
+	base, _ := realTraefik(t, dynamic, "api.example.localhost", "/api/data")
+	headers := map[string]string{"Origin": "http://www.example.localhost:8080", "Cookie": "example-at=" + cookie}
+	for i := 0; i < 3; i++ {
+		resp, body := send(t, http.MethodGet, base+"/api/data", "api.example.localhost", headers)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("call %d: status %d, body %s", i, resp.StatusCode, body)
+		}
+		var echoed struct {
+			Headers http.Header `json:"headers"`
+		}
+		_ = json.Unmarshal(body, &echoed)
+		if got, want := echoed.Headers.Get("Authorization"), "Bearer "+fakeas.JWTFor(opaque); got != want {
+			t.Fatalf("call %d: upstream Authorization = %q, want the JWT", i, got)
+		}
+		if echoed.Headers.Get("Accept") == "application/jwt" {
+			t.Fatal("the introspection Accept header leaked upstream")
+		}
+	}
+	if calls := introspection.Calls(opaque); calls != 1 {
+		t.Fatalf("3 API calls made %d introspection calls, want 1", calls)
+	}
+	if got := introspection.LastHeaders().Get("Accept"); got != "application/jwt" {
+		t.Errorf("introspection Accept = %q", got)
+	}
+
+	// An inactive token: the phantom role answers 401 with its challenge.
+	inactive, _ := cipher.Encrypt("inactive-stacked")
+	headers["Cookie"] = "example-at=" + inactive
+	resp, body := send(t, http.MethodGet, base+"/api/data", "api.example.localhost", headers)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("inactive token: status %d, WWW-Authenticate %q, body %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
 }
