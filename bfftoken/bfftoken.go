@@ -22,9 +22,12 @@ package bfftoken
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"net/textproto"
+	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
@@ -40,11 +43,13 @@ type Middleware struct {
 	next                http.Handler
 	log                 *logger.Logger
 	cipher              *cookiecrypt.Cipher
+	aead                cipher.AEAD // the current key, for the inlined fast path
 	cors                *cors.Policy // nil when CORS is disabled
 	origins             map[string]bool
 	accessTokenCookie   string
 	csrfCookie          string
 	csrfHeader          string // canonical form, for direct header map access
+	exposeHeaders       string
 	allowTokens         bool
 	removeCookieHeaders bool
 }
@@ -60,11 +65,11 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 
 	key := errs.Secret("encryptionKey", cfg.EncryptionKey, cfg.EncryptionKeyFile, true)
 	previous := errs.SecretList("previousEncryptionKeys", cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
-	var cipher *cookiecrypt.Cipher
+	var cookieCipher *cookiecrypt.Cipher
 	if key != "" {
 		c, err := cookiecrypt.NewCipher(key, previous)
 		errs.AddErr("encryptionKey", err)
-		cipher = c
+		cookieCipher = c
 	}
 
 	origins, err := cors.ParseOrigins(config.List(cfg.TrustedWebOrigins))
@@ -98,7 +103,8 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	m := &Middleware{
 		next:                next,
 		log:                 logger.New("bffToken", name, level),
-		cipher:              cipher,
+		cipher:              cookieCipher,
+		aead:                cookieCipher.Current(),
 		cors:                policy,
 		origins:             origins,
 		accessTokenCookie:   prefix + "-at",
@@ -106,70 +112,144 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		csrfHeader:          textproto.CanonicalMIMEHeaderKey("x-" + prefix + "-csrf"),
 		allowTokens:         cfg.AllowTokens,
 		removeCookieHeaders: config.BoolOr(cfg.RemoveCookieHeaders, true),
+		exposeHeaders:       strings.Join(config.List(cfg.CorsExposeHeaders), ","),
 	}
 	return m, nil
 }
 
+// ServeHTTP is written for Yaegi, which interprets it on every request: the common path makes no
+// call to another interpreted function (each costs about a microsecond there, most of it in
+// allocating the callee's frame), reads and writes headers through the header maps rather than
+// their methods, and leaves every rare branch (preflight, pass-through, rejection, a cookie that
+// needs a previous key) to helper functions.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodOptions {
-		if m.cors != nil {
-			m.cors.AnswerPreflight(w, r)
+	if r.Method == http.MethodOptions || m.allowTokens {
+		if m.serveSpecial(w, r) {
 			return
 		}
-		m.next.ServeHTTP(w, r)
+	}
+	header := r.Header
+	// Go's server canonicalizes incoming header names, so the maps are read with canonical keys.
+	origin := ""
+	if values := header["Origin"]; len(values) > 0 {
+		origin = values[0]
+	}
+	if (m.cors != nil || dataChangingMethods[r.Method]) && !m.origins[origin] {
+		m.reject(w, r, origin, originProblem(origin))
 		return
 	}
-
-	if m.allowTokens && bearer.Present(r.Header.Get("Authorization")) {
-		m.next.ServeHTTP(w, r)
-		return
-	}
-
-	origin := r.Header.Get("Origin")
-	dataChanging := isDataChanging(r.Method)
-	if m.cors != nil || dataChanging {
-		if origin == "" {
-			m.reject(w, r, origin, "the request has no Origin header")
-			return
-		}
-		if !m.origins[origin] {
-			m.reject(w, r, origin, "the Origin header is not a trusted web origin")
-			return
+	if dataChangingMethods[r.Method] {
+		csrfHeader := header[m.csrfHeader]
+		if len(csrfHeader) != 1 || csrfHeader[0] == "" ||
+			subtle.ConstantTimeCompare([]byte(csrfHeader[0]), []byte(openCookie(m.aead, r, m.csrfCookie))) != 1 {
+			if problem := m.checkCSRF(r); problem != "" {
+				m.reject(w, r, origin, problem)
+				return
+			}
 		}
 	}
 
-	if dataChanging {
-		csrf, problem := m.decryptCookie(r, m.csrfCookie)
+	// openCookie, inlined: GET is most of an API's traffic, and a call costs more under Yaegi
+	// than the work it does.
+	accessToken := ""
+	if c, err := r.Cookie(m.accessTokenCookie); err == nil {
+		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= minCookieBytes && blob[0] == 1 {
+			if plain, err := m.aead.Open(blob[13:13], blob[1:13], blob[13:], nil); err == nil {
+				accessToken = string(plain)
+			}
+		}
+	}
+	if accessToken == "" {
+		token, problem := m.decryptCookie(r, m.accessTokenCookie)
 		if problem != "" {
 			m.reject(w, r, origin, problem)
 			return
 		}
-		header := r.Header[m.csrfHeader]
-		if len(header) == 0 || header[0] == "" {
-			m.reject(w, r, origin, "the request has no "+m.csrfHeader+" header")
-			return
-		}
-		if len(header) > 1 || subtle.ConstantTimeCompare([]byte(header[0]), []byte(csrf)) != 1 {
-			m.reject(w, r, origin, "the "+m.csrfHeader+" header does not match the CSRF cookie")
-			return
-		}
+		accessToken = token
 	}
 
-	accessToken, problem := m.decryptCookie(r, m.accessTokenCookie)
-	if problem != "" {
-		m.reject(w, r, origin, problem)
-		return
-	}
-
-	r.Header.Set("Authorization", "Bearer "+accessToken)
+	header["Authorization"] = []string{"Bearer " + accessToken}
 	if m.removeCookieHeaders {
-		r.Header.Del("Cookie")
-		delete(r.Header, m.csrfHeader)
+		delete(header, "Cookie")
+		delete(header, m.csrfHeader)
 	}
 	if m.cors != nil {
-		m.cors.AddResponseHeaders(w.Header(), origin)
+		responseHeader := w.Header()
+		responseHeader["Access-Control-Allow-Origin"] = []string{origin}
+		responseHeader["Access-Control-Allow-Credentials"] = []string{"true"}
+		if m.exposeHeaders != "" {
+			responseHeader["Access-Control-Expose-Headers"] = []string{m.exposeHeaders}
+		}
+		responseHeader["Vary"] = append(responseHeader["Vary"], "Origin")
 	}
 	m.next.ServeHTTP(w, r)
+}
+
+// openCookie decrypts the named cookie with the current key, or returns "". Anything it cannot
+// open (no cookie, a bad value, a previous key, a duplicate cookie) is left to decryptCookie,
+// which is slower and says what is wrong.
+func openCookie(aead cipher.AEAD, r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	blob, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(blob) < minCookieBytes || blob[0] != 1 {
+		return ""
+	}
+	plain, err := aead.Open(blob[13:13], blob[1:13], blob[13:], nil)
+	if err != nil {
+		return ""
+	}
+	return string(plain)
+}
+
+// minCookieBytes is the smallest decoded cookie: version, IV, one byte, tag (cookiecrypt's rule,
+// repeated for the inlined fast path).
+const minCookieBytes = 1 + 12 + 1 + 16
+
+var dataChangingMethods = map[string]bool{
+	http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
+}
+
+// serveSpecial handles OPTIONS and allowTokens pass-through; it reports whether it answered.
+func (m *Middleware) serveSpecial(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodOptions {
+		if m.cors != nil {
+			m.cors.AnswerPreflight(w, r)
+		} else {
+			m.next.ServeHTTP(w, r)
+		}
+		return true
+	}
+	if m.allowTokens && bearer.Present(r.Header.Get("Authorization")) {
+		m.next.ServeHTTP(w, r)
+		return true
+	}
+	return false
+}
+
+func originProblem(origin string) string {
+	if origin == "" {
+		return "the request has no Origin header"
+	}
+	return "the Origin header is not a trusted web origin"
+}
+
+// checkCSRF compares the x-<prefix>-csrf header with the decrypted CSRF cookie in constant time.
+func (m *Middleware) checkCSRF(r *http.Request) string {
+	csrf, problem := m.decryptCookie(r, m.csrfCookie)
+	if problem != "" {
+		return problem
+	}
+	header := r.Header[m.csrfHeader]
+	if len(header) == 0 || header[0] == "" {
+		return "the request has no " + m.csrfHeader + " header"
+	}
+	if len(header) > 1 || subtle.ConstantTimeCompare([]byte(header[0]), []byte(csrf)) != 1 {
+		return "the " + m.csrfHeader + " header does not match the CSRF cookie"
+	}
+	return ""
 }
 
 // decryptCookie returns the plaintext of the named cookie, or a description of what is wrong with

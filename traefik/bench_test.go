@@ -8,6 +8,7 @@ import (
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/hotpath"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/scenarios"
 )
 
 // BenchmarkHotPath measures the per-request work of the roles interpreted by Yaegi, built by
@@ -17,7 +18,11 @@ func BenchmarkHotPath(b *testing.B) {
 	cipher, _ := cookiecrypt.NewCipher(hotpath.Key, nil)
 	activeCookie, _ := cipher.Encrypt(hotpath.ActiveToken)
 	build := func(conf map[string]interface{}, next http.Handler) (http.Handler, error) {
-		ctor, err := builder.Build(alias, conf, "bench@file")
+		plugin := alias
+		if conf == nil {
+			plugin = "passthrough"
+		}
+		ctor, err := builder.Build(plugin, conf, "bench@file")
 		if err != nil {
 			return nil, err
 		}
@@ -25,4 +30,13 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 	hotpath.Benchmarks(b, build, introspection.URL(), fakeas.IntrospectionClientID, fakeas.IntrospectionClientSecret,
 		fakeas.JWTFor(hotpath.ActiveToken), activeCookie)
+}
+
+// BenchmarkConcurrentFirstRequests reports how many introspection calls 200 concurrent first
+// requests with one new token make under Yaegi (the target is 1).
+func BenchmarkConcurrentFirstRequests(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		calls := scenarios.PhantomConcurrentFirstRequests(b, buildInterpreted("phantomToken"), 200)
+		b.ReportMetric(float64(calls), "introspections/200-requests")
+	}
 }

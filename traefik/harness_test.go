@@ -50,7 +50,10 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	builder, err = plugins.NewBuilder(nil, nil, map[string]plugins.LocalDescriptor{alias: {ModuleName: modulePath}})
+	builder, err = plugins.NewBuilder(nil, nil, map[string]plugins.LocalDescriptor{
+		alias:         {ModuleName: modulePath},
+		"passthrough": {ModuleName: modulePath + "/traefik/passthrough"},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loading the plugin with Traefik's builder:", err)
 		return 1

@@ -67,7 +67,8 @@ func BrowserPOST() http.Header {
 // ActiveToken is an opaque token that the fake introspection server answers as active.
 const ActiveToken = "active-hotpath-9d7f6a54-6c3e-4a8e-9b1e"
 
-// Builder builds a middleware from the plugin's whole configuration (role key included).
+// Builder builds a middleware from the plugin's whole configuration (role key included); a nil
+// configuration asks for the pass-through reference plugin.
 type Builder func(conf map[string]interface{}, next http.Handler) (http.Handler, error)
 
 // Benchmarks runs every hot-path benchmark against the middlewares that build makes.
@@ -89,6 +90,13 @@ func Benchmarks(b *testing.B, build Builder, introspectionURL, clientID, clientS
 		}
 		return h
 	}
+	b.Run("PassThrough", func(b *testing.B) {
+		h, err := build(nil, Upstream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		Run(b, h, http.MethodGet, BrowserGET, "")
+	})
 	b.Run("BFFTokenGET", func(b *testing.B) {
 		Run(b, bff(Upstream), http.MethodGet, BrowserGET, "Bearer "+OpaqueToken)
 	})

@@ -31,7 +31,7 @@ var upstreamAuthorization = http.HandlerFunc(func(w http.ResponseWriter, r *http
 	w.Header().Set("X-Upstream-Authorization", r.Header.Get("Authorization"))
 })
 
-func mustBuild(t *testing.T, build requestcases.Builder, cfg map[string]interface{}) http.Handler {
+func mustBuild(t testing.TB, build requestcases.Builder, cfg map[string]interface{}) http.Handler {
 	t.Helper()
 	h, err := build(cfg, upstreamAuthorization)
 	if err != nil {
@@ -75,7 +75,7 @@ func PhantomCacheHits(t *testing.T, build requestcases.Builder) {
 
 // PhantomConcurrentFirstRequests: n concurrent first requests with one new token make exactly one
 // introspection call, and all of them get its JWT.
-func PhantomConcurrentFirstRequests(t *testing.T, build requestcases.Builder, n int) int {
+func PhantomConcurrentFirstRequests(t testing.TB, build requestcases.Builder, n int) int {
 	f := fakeas.NewIntrospector(t)
 	h := mustBuild(t, build, phantomConfig(f, nil))
 	const token = "slow-concurrent"

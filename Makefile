@@ -1,0 +1,37 @@
+# The token handler's commands. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+GO ?= go
+TRAEFIK := bin/traefik
+FUZZTIME ?= 10s
+
+.PHONY: test test-unit test-fuzz test-traefik bench traefik clean
+
+## test: every test: unit (compiled, -race), fuzzing for a bounded time, Yaegi, config decoding,
+## the real Traefik and the end-to-end runs.
+test: test-unit test-fuzz test-traefik
+
+test-unit:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./internal/cookiecrypt
+
+test-traefik: $(TRAEFIK)
+	cd traefik && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...
+
+## bench: measure the hot paths compiled and under Yaegi, and load the real Traefik; rewrites
+## docs/benchmarks.md.
+bench: $(TRAEFIK)
+	cd traefik && $(GO) run ./cmd/bench
+
+## traefik: build Traefik v3.6.12 from the traefik/ module's pinned Go tool into bin/.
+traefik: $(TRAEFIK)
+
+$(TRAEFIK): traefik/go.mod traefik/go.sum
+	@echo "Building Traefik from traefik/go.mod into $(TRAEFIK) (several minutes the first time)..."
+	cd traefik && $(GO) build -o ../$(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik
+	@touch $(TRAEFIK)
+
+clean:
+	rm -rf bin plugins-local plugins-storage
