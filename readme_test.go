@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tokenhandler/traefik-token-handler/bfftoken"
+	"github.com/tokenhandler/traefik-token-handler/oauthagent"
 	"github.com/tokenhandler/traefik-token-handler/phantomtoken"
 )
 
@@ -22,6 +23,7 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 	roles := map[string]interface{}{
 		"bffToken":     bfftoken.Config{},
 		"phantomToken": phantomtoken.Config{},
+		"oauthAgent":   oauthagent.Config{},
 	}
 	for role, cfg := range roles {
 		start := strings.Index(readme, "### "+role)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Error is one error answer: an HTTP status and the {"code","message"} body.
@@ -57,3 +58,45 @@ var (
 
 // InternalError is the answer to a panic caught in a role's ServeHTTP.
 var InternalError = New(http.StatusInternalServerError, "server_error", "Problem encountered processing the request")
+
+// The OAuth Agent's answers: Curity's v1 error catalogue, codes, statuses and messages.
+var (
+	AgentUnauthorized         = New(http.StatusUnauthorized, "unauthorized_request", "Access denied due to invalid request details")
+	AgentMissingVerifier      = New(http.StatusBadRequest, "invalid_request", "Missing code verifier when completing a login")
+	AgentStateMismatch        = New(http.StatusBadRequest, "invalid_request", "State parameter mismatch when completing a login")
+	AgentInvalidIDToken       = New(http.StatusBadRequest, "invalid_request", "ID Token missing or invalid")
+	AgentMalformedBody        = New(http.StatusBadRequest, "invalid_request", "The request body is not valid JSON of the expected shape")
+	AgentBodyTooLarge         = New(http.StatusBadRequest, "invalid_request", "The request body is too large")
+	AgentInvalidPageURL       = New(http.StatusBadRequest, "invalid_request", "The pageUrl is not a valid URL or has duplicate or oversized parameters")
+	AgentProtectedParam       = New(http.StatusBadRequest, "invalid_request", "An extra parameter tries to set a parameter the OAuth Agent sets itself")
+	AgentClaimsInvalid        = New(http.StatusBadRequest, "invalid_request", "The ID token in the cookie is not a readable JWT")
+	AgentAuthorizationError   = New(http.StatusBadRequest, "authorization_error", "A request sent to the Authorization Server was rejected")
+	AgentTokenExpired         = New(http.StatusUnauthorized, "token_expired", "A request sent to the Authorization Server was rejected")
+	AgentSessionExpired       = New(http.StatusUnauthorized, "session_expired", "A request sent to the Authorization Server was rejected")
+	AgentServerUnavailable    = New(http.StatusBadGateway, "authorization_server_error", "A problem occurred with a request to the Authorization Server")
+	AgentServerError          = New(http.StatusInternalServerError, "server_error", "A technical problem occurred in the OAuth Agent")
+	AgentNotFound             = New(http.StatusNotFound, "not_found", "The OAuth Agent has no such endpoint")
+	AgentMethodNotAllowed     = New(http.StatusMethodNotAllowed, "method_not_allowed", "The OAuth Agent endpoint does not accept this method")
+	agentFrontChannelFallback = "Login failed at the Authorization Server"
+)
+
+// FrontChannel is the answer to an error that the authorization server sent back to the SPA's
+// page: its own code, with 401 for login_required (a prompt=none login that found no session) and
+// 400 otherwise. Codes that are not plain tokens become authorization_error, and descriptions are
+// bounded, since both come from the page's URL.
+func FrontChannel(code, description string) *Error {
+	if code == "" || len(code) > 64 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+		code = "authorization_error"
+	}
+	if description == "" {
+		description = agentFrontChannelFallback
+	}
+	if len(description) > 256 {
+		description = description[:256]
+	}
+	status := http.StatusBadRequest
+	if code == "login_required" {
+		status = http.StatusUnauthorized
+	}
+	return New(status, code, description)
+}

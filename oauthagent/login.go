@@ -1,0 +1,314 @@
+package oauthagent
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
+)
+
+// pendingLogin is what /login/start remembers for /login/end, in the -login cookie.
+type pendingLogin struct {
+	State        string `json:"state"`
+	CodeVerifier string `json:"codeVerifier"`
+	Nonce        string `json:"nonce"`
+	Created      int64  `json:"created"`
+}
+
+// loginState is the -login cookie's plaintext: the logins in progress in this browser, so that
+// two tabs that start a login at the same time can both finish (a single slot would let the
+// second overwrite the first). The set is small and each entry expires.
+type loginState struct {
+	Logins []pendingLogin `json:"logins"`
+}
+
+const (
+	maxPendingLogins = 5
+	loginLifetime    = 10 * time.Minute
+	maxPageURLLength = 8192
+)
+
+// protectedParams are the authorization request parameters the agent sets itself; extraParams
+// may not set them (they would weaken PKCE, state or nonce, or redirect the code elsewhere).
+var protectedParams = map[string]bool{
+	"client_id": true, "redirect_uri": true, "response_type": true, "response_mode": true, "scope": true,
+	"state": true, "nonce": true, "code_challenge": true, "code_challenge_method": true,
+	"request": true, "request_uri": true,
+}
+
+// startLogin answers POST /login/start with the authorization request URL (code flow, PKCE S256,
+// state, nonce) and remembers the login in the -login cookie.
+func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
+	var body struct {
+		ExtraParams []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"extraParams"`
+	}
+	if f := readJSON(r, &body); f != nil {
+		return f
+	}
+	extra := url.Values{}
+	for _, p := range body.ExtraParams {
+		if p.Key == "" || p.Value == "" {
+			continue // as Curity's agent does
+		}
+		if protectedParams[strings.ToLower(p.Key)] {
+			return rejected(apierror.AgentProtectedParam, "extraParams tries to set "+p.Key)
+		}
+		extra.Add(p.Key, p.Value)
+	}
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure(err.Error())
+	}
+
+	login := pendingLogin{Created: timeNow().Unix()}
+	for _, target := range []*string{&login.State, &login.CodeVerifier, &login.Nonce} {
+		value, err := randomToken()
+		if err != nil {
+			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
+		}
+		*target = value
+	}
+	challenge := sha256.Sum256([]byte(login.CodeVerifier))
+
+	q := url.Values{}
+	q.Set("client_id", a.clientID)
+	q.Set("redirect_uri", a.redirectURI)
+	q.Set("response_type", "code")
+	q.Set("scope", a.scope)
+	q.Set("state", login.State)
+	q.Set("nonce", login.Nonce)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
+	q.Set("code_challenge_method", "S256")
+	for k, v := range extra {
+		q[k] = v
+	}
+	separator := "?"
+	if strings.Contains(e.authorization, "?") {
+		separator = "&"
+	}
+	authorizationURL := e.authorization + separator + q.Encode()
+
+	state := a.pendingLogins(r)
+	state.Logins = append(state.Logins, login)
+	if len(state.Logins) > maxPendingLogins {
+		state.Logins = state.Logins[len(state.Logins)-maxPendingLogins:]
+	}
+	if f := a.writeLoginState(w.Header(), state); f != nil {
+		return f
+	}
+	writeJSON(w, map[string]string{"authorizationRequestUrl": authorizationURL})
+	return nil
+}
+
+// pendingLogins reads the -login cookie, keeping the logins that have not expired. A cookie that
+// does not decrypt (a rotated key) counts as no pending login.
+func (a *Agent) pendingLogins(r *http.Request) loginState {
+	var state loginState
+	plain := a.decryptCookie(r, a.cookies.login.name)
+	if plain == "" || json.Unmarshal([]byte(plain), &state) != nil {
+		return loginState{}
+	}
+	now := timeNow()
+	kept := state.Logins[:0]
+	for _, l := range state.Logins {
+		if created := time.Unix(l.Created, 0); now.Sub(created) < loginLifetime && l.State != "" {
+			kept = append(kept, l)
+		}
+	}
+	state.Logins = kept
+	return state
+}
+
+// writeLoginState stores the pending logins, or clears the cookie when there are none.
+func (a *Agent) writeLoginState(h http.Header, state loginState) *failure {
+	if len(state.Logins) == 0 {
+		a.cookies.login.clear(h)
+		return nil
+	}
+	plain, _ := json.Marshal(state)
+	sealed, f := a.encrypt(string(plain))
+	if f != nil {
+		return f
+	}
+	a.cookies.login.set(h, sealed)
+	return nil
+}
+
+// loginEndAnswer is /login/end's answer; csrf is omitted when empty, as Curity's agent does.
+type loginEndAnswer struct {
+	Handled    bool   `json:"handled"`
+	IsLoggedIn bool   `json:"isLoggedIn"`
+	CSRF       string `json:"csrf,omitempty"`
+}
+
+// endLogin answers POST /login/end, which the SPA calls on every page load with its URL: a code
+// response completes the login, an error response reports the authorization server's error, and
+// anything else reports whether the session cookies are there.
+func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
+	var body struct {
+		PageURL string `json:"pageUrl"`
+	}
+	if f := readJSON(r, &body); f != nil {
+		return f
+	}
+	if body.PageURL == "" {
+		return a.reportSession(w, r)
+	}
+	if len(body.PageURL) > maxPageURLLength {
+		return rejected(apierror.AgentInvalidPageURL, "pageUrl is longer than 8192 characters")
+	}
+	page, err := url.Parse(body.PageURL)
+	if err != nil {
+		return rejected(apierror.AgentInvalidPageURL, "pageUrl is not a URL")
+	}
+	query, err := url.ParseQuery(page.RawQuery)
+	if err != nil {
+		return rejected(apierror.AgentInvalidPageURL, "pageUrl has a malformed query")
+	}
+	for _, name := range []string{"code", "state", "error", "error_description"} {
+		if len(query[name]) > 1 {
+			return rejected(apierror.AgentInvalidPageURL, "pageUrl has more than one "+name+" parameter")
+		}
+	}
+	code, state, oauthError := query.Get("code"), query.Get("state"), query.Get("error")
+	switch {
+	case code != "" && state != "":
+		return a.completeLogin(w, r, code, state)
+	case oauthError != "" && state != "":
+		answer := apierror.FrontChannel(oauthError, query.Get("error_description"))
+		return rejected(answer, "the authorization server answered the login with "+answer.Code)
+	}
+	return a.reportSession(w, r)
+}
+
+// reportSession answers a page load: logged in when the access token and CSRF cookies are there
+// and decrypt. Cookies that do not decrypt (the key was rotated without keeping the old one) are
+// cleared and reported as logged out, so that the SPA simply offers to sign in again.
+func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
+	if len(cookieValues(r, a.cookies.accessToken.name)) == 0 {
+		writeJSON(w, loginEndAnswer{})
+		return nil
+	}
+	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	if csrf == "" || a.decryptCookie(r, a.cookies.accessToken.name) == "" {
+		a.log.Printf(logger.Info, "session cookies that do not decrypt were cleared on %s", r.URL.Path)
+		a.cookies.clearSession(w.Header())
+		writeJSON(w, loginEndAnswer{})
+		return nil
+	}
+	writeJSON(w, loginEndAnswer{IsLoggedIn: true, CSRF: csrf})
+	return nil
+}
+
+// completeLogin finishes a login: the state must be one of this browser's pending logins, the
+// code is exchanged with its PKCE verifier, and the ID token must be valid for its nonce.
+func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) *failure {
+	pending := a.pendingLogins(r)
+	if len(pending.Logins) == 0 {
+		return rejected(apierror.AgentMissingVerifier, "no login is pending in the "+a.cookies.login.name+" cookie")
+	}
+	match := -1
+	for i, l := range pending.Logins {
+		if subtle.ConstantTimeCompare([]byte(l.State), []byte(state)) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return rejected(apierror.AgentStateMismatch, "the state is not one of a pending login (forged, replayed or expired)")
+	}
+	login := pending.Logins[match]
+	pending.Logins = append(pending.Logins[:match], pending.Logins[match+1:]...)
+
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure(err.Error())
+	}
+	form := url.Values{}
+	form.Set("grant_type", "authorization_code")
+	form.Set("code", code)
+	form.Set("redirect_uri", a.redirectURI)
+	form.Set("code_verifier", login.CodeVerifier)
+	tokens, f := a.callTokenEndpoint(e.token, form, "code exchange")
+	if f != nil {
+		return f
+	}
+	if tokens.IDToken == "" && strings.Contains(" "+a.scope+" ", " openid ") {
+		return rejected(apierror.AgentInvalidIDToken, "the token response has no id_token")
+	}
+	if tokens.IDToken != "" {
+		if err := a.validateIDToken(tokens.IDToken, login.Nonce); err != nil {
+			return idTokenFailure(err)
+		}
+	}
+
+	// Another tab may already be signed in: keep its CSRF value, which that tab holds in memory.
+	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	if csrf == "" {
+		if csrf, err = randomToken(); err != nil {
+			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
+		}
+	}
+	h := w.Header()
+	if f := a.setCookie(h, a.cookies.accessToken, tokens.AccessToken); f != nil {
+		return f
+	}
+	if f := a.setCookie(h, a.cookies.csrf, csrf); f != nil {
+		return f
+	}
+	if f := a.writeLoginState(h, pending); f != nil {
+		return f
+	}
+	if f := a.setTokenCookies(h, tokens); f != nil {
+		return f
+	}
+	writeJSON(w, loginEndAnswer{Handled: true, IsLoggedIn: true, CSRF: csrf})
+	return nil
+}
+
+// setCookie encrypts value and sets it as cookie c.
+func (a *Agent) setCookie(h http.Header, c cookieSpec, value string) *failure {
+	sealed, f := a.encrypt(value)
+	if f != nil {
+		return f
+	}
+	c.set(h, sealed)
+	return nil
+}
+
+// setTokenCookies sets the refresh token and ID token cookies for the tokens that came back.
+func (a *Agent) setTokenCookies(h http.Header, tokens tokenResponse) *failure {
+	if tokens.RefreshToken != "" {
+		if f := a.setCookie(h, a.cookies.refreshToken, tokens.RefreshToken); f != nil {
+			return f
+		}
+	}
+	if tokens.IDToken != "" {
+		if f := a.setCookie(h, a.cookies.idToken, tokens.IDToken); f != nil {
+			return f
+		}
+		if f := a.setCookie(h, a.cookies.idTokenHint, tokens.IDToken); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// idTokenFailure answers an ID token that failed validation: 502 when the keys could not be had
+// (the authorization server's fault), 400 invalid_request otherwise.
+func idTokenFailure(err error) *failure {
+	if errors.Is(err, errKeysUnavailable) {
+		return serverFailure("ID token: " + err.Error())
+	}
+	return &failure{answer: apierror.AgentInvalidIDToken, level: logger.Warn, problem: "ID token: " + err.Error()}
+}

@@ -1,0 +1,149 @@
+package oauthagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+)
+
+// endpoints are the authorization server's URLs the agent uses.
+type endpoints struct {
+	authorization, token, userInfo, endSession, jwks string
+}
+
+// provider resolves the endpoints: those configured are used as given, the others come from the
+// discovery document, fetched on first use rather than in New (New must work offline, and the
+// authorization server may start after Traefik). A failed fetch is not cached: a later request
+// tries again, at most once per retryInterval, so that a server that is down is not hammered.
+type provider struct {
+	issuer     string
+	configured endpoints
+	transport  http.RoundTripper
+	timeout    time.Duration
+
+	mu          sync.Mutex
+	discovered  *endpoints
+	lastFailure time.Time
+	lastErr     error
+}
+
+// retryInterval is the shortest time between two discovery attempts after a failure.
+const retryInterval = 2 * time.Second
+
+// needsDiscovery reports whether some endpoint has to come from the discovery document.
+func (p *provider) needsDiscovery() bool {
+	c := p.configured
+	return c.authorization == "" || c.token == "" || c.userInfo == "" || c.endSession == "" || c.jwks == ""
+}
+
+// endpoints returns the endpoints, discovering the missing ones if needed.
+func (p *provider) endpoints() (endpoints, error) {
+	if !p.needsDiscovery() {
+		return p.configured, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.discovered == nil {
+		if !p.lastFailure.IsZero() && time.Since(p.lastFailure) < retryInterval {
+			return endpoints{}, p.lastErr
+		}
+		d, err := p.discover()
+		if err != nil {
+			p.lastFailure = time.Now()
+			p.lastErr = err
+			return endpoints{}, err
+		}
+		p.discovered = d
+	}
+	e := *p.discovered
+	c := p.configured
+	if c.authorization != "" {
+		e.authorization = c.authorization
+	}
+	if c.token != "" {
+		e.token = c.token
+	}
+	if c.userInfo != "" {
+		e.userInfo = c.userInfo
+	}
+	if c.endSession != "" {
+		e.endSession = c.endSession
+	}
+	if c.jwks != "" {
+		e.jwks = c.jwks
+	}
+	return e, nil
+}
+
+// discover fetches and checks the discovery document (OpenID Connect Discovery 1.0 §4).
+func (p *provider) discover() (*endpoints, error) {
+	url := strings.TrimSuffix(p.issuer, "/") + "/.well-known/openid-configuration"
+	body, err := p.get(url)
+	if err != nil {
+		return nil, errors.New("discovery: " + err.Error())
+	}
+	var doc struct {
+		Issuer                string `json:"issuer"`
+		AuthorizationEndpoint string `json:"authorization_endpoint"`
+		TokenEndpoint         string `json:"token_endpoint"`
+		UserinfoEndpoint      string `json:"userinfo_endpoint"`
+		EndSessionEndpoint    string `json:"end_session_endpoint"`
+		JwksURI               string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, errors.New("discovery: the document is not valid JSON")
+	}
+	// The issuer in the document must be the one configured, or ID tokens would be checked
+	// against keys of another server (OpenID Connect Discovery §4.3).
+	if strings.TrimSuffix(doc.Issuer, "/") != strings.TrimSuffix(p.issuer, "/") {
+		return nil, errors.New("discovery: the document is for another issuer (" + strconv.Quote(doc.Issuer) + ")")
+	}
+	if doc.AuthorizationEndpoint == "" || doc.TokenEndpoint == "" || doc.JwksURI == "" {
+		return nil, errors.New("discovery: the document lacks authorization_endpoint, token_endpoint or jwks_uri")
+	}
+	return &endpoints{
+		authorization: doc.AuthorizationEndpoint,
+		token:         doc.TokenEndpoint,
+		userInfo:      doc.UserinfoEndpoint,
+		endSession:    doc.EndSessionEndpoint,
+		jwks:          doc.JwksURI,
+	}, nil
+}
+
+// get fetches a JSON document from the authorization server.
+func (p *provider) get(url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		return nil, describeCallError(err, p.timeout)
+	}
+	body, err := backchannel.ReadBody(resp)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New("answered " + strconv.Itoa(resp.StatusCode))
+	}
+	return body, nil
+}
+
+// describeCallError says why a back-channel call failed, without the request's details.
+func describeCallError(err error, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("no answer within " + timeout.String())
+	}
+	return errors.New("unreachable: " + err.Error())
+}

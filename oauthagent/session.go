@@ -1,0 +1,130 @@
+package oauthagent
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
+)
+
+// userInfo answers GET /userInfo with the authorization server's userinfo for the access token.
+func (a *Agent) userInfo(w http.ResponseWriter, r *http.Request) *failure {
+	accessToken := a.decryptCookie(r, a.cookies.accessToken.name)
+	if accessToken == "" {
+		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.accessToken.name+" cookie is missing or does not decrypt")
+	}
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure(err.Error())
+	}
+	body, f := a.callUserInfo(e.userInfo, accessToken)
+	if f != nil {
+		return f
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// claims answers GET /claims with the ID token's claims. The token came straight from the token
+// endpoint and was validated then, so its signature is not checked again.
+func (a *Agent) claims(w http.ResponseWriter, r *http.Request) *failure {
+	idToken := a.decryptCookie(r, a.cookies.idToken.name)
+	if idToken == "" {
+		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.idToken.name+" cookie is missing or does not decrypt")
+	}
+	parsed, err := jwt.Parse(idToken)
+	if err != nil {
+		return rejected(apierror.AgentClaimsInvalid, "the ID token cookie holds no readable JWT: "+err.Error())
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(parsed.Payload)
+	return nil
+}
+
+// refresh answers POST /refresh: a refresh token grant that rewrites the token cookies. When the
+// authorization server says invalid_grant the session is over, and its cookies are cleared so
+// that the next /login/end reports logged out.
+func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
+	if f := a.checkCSRF(r); f != nil {
+		return f
+	}
+	refreshToken := a.decryptCookie(r, a.cookies.refreshToken.name)
+	if refreshToken == "" {
+		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.refreshToken.name+" cookie is missing or does not decrypt")
+	}
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure(err.Error())
+	}
+	form := url.Values{}
+	form.Set("grant_type", "refresh_token")
+	form.Set("refresh_token", refreshToken)
+	tokens, f := a.callTokenEndpoint(e.token, form, "refresh")
+	if f != nil {
+		if f.answer == apierror.AgentSessionExpired {
+			a.cookies.clearSession(w.Header())
+		}
+		return f
+	}
+	if tokens.IDToken != "" {
+		if err := a.validateIDToken(tokens.IDToken, ""); err != nil {
+			return idTokenFailure(err)
+		}
+	}
+	h := w.Header()
+	if f := a.setCookie(h, a.cookies.accessToken, tokens.AccessToken); f != nil {
+		return f
+	}
+	if f := a.setTokenCookies(h, tokens); f != nil {
+		return f
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// logout answers POST /logout with the end-session URL (RP-initiated logout, with client_id,
+// post_logout_redirect_uri and id_token_hint) and clears the session cookies, each with its own
+// Path, so that the browser really drops them.
+func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
+	if f := a.checkCSRF(r); f != nil {
+		return f
+	}
+	if len(cookieValues(r, a.cookies.accessToken.name)) == 0 {
+		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.accessToken.name+" cookie is missing")
+	}
+	a.cookies.clearSession(w.Header())
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure("logout (the session cookies were cleared): " + err.Error())
+	}
+	logoutURL := a.postLogoutRedirectURI
+	if e.endSession != "" {
+		q := url.Values{}
+		q.Set("client_id", a.clientID)
+		if a.postLogoutRedirectURI != "" {
+			q.Set("post_logout_redirect_uri", a.postLogoutRedirectURI)
+		}
+		if hint := a.decryptCookie(r, a.cookies.idTokenHint.name); hint != "" {
+			q.Set("id_token_hint", hint)
+		}
+		separator := "?"
+		if strings.Contains(e.endSession, "?") {
+			separator = "&"
+		}
+		logoutURL = e.endSession + separator + q.Encode()
+	} else {
+		a.log.Printf(logger.Info, "logout: %s", errNoEndSession.Error())
+	}
+	writeJSON(w, map[string]string{"url": logoutURL})
+	return nil
+}

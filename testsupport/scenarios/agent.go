@@ -1,0 +1,693 @@
+package scenarios
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/testsupport/browser"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
+)
+
+// Agent test fixture values.
+const (
+	AgentBase        = "https://api.example.com/oauth-agent"
+	SPAOrigin        = "https://www.example.com"
+	UntrustedOrigin  = "https://malicious-site.com"
+	agentKey         = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
+	agentRotatedKey  = "7b99279ab87533d3c238db874a842a91ee26a76027f3c03c317504963d2c9926"
+	jsonContentType  = "application/json"
+	sessionCookieSet = "example-auth=;example-at=;example-id=;example-csrf=;example-idhint=;"
+)
+
+// AgentConfig is an oauthAgent configuration for the fake provider p; extra overrides keys, and
+// a nil value removes one.
+func AgentConfig(p *fakeas.Provider, extra map[string]interface{}) map[string]interface{} {
+	cfg := map[string]interface{}{
+		"issuer":                p.Issuer(),
+		"clientId":              p.Options().ClientID,
+		"clientSecret":          p.Options().ClientSecret,
+		"redirectUri":           p.Options().RedirectURI,
+		"postLogoutRedirectUri": SPAOrigin + "/",
+		"cookieNamePrefix":      "example",
+		"encryptionKey":         agentKey,
+		"trustedWebOrigins":     SPAOrigin,
+		"timeoutSeconds":        "2",
+	}
+	if p.Options().ClientAuth == "client_secret_post" {
+		cfg["clientAuthMethod"] = "client_secret_post"
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	return cfg
+}
+
+// agentFixture is a provider, an agent built from it, and a browser on the SPA's origin.
+type agentFixture struct {
+	t       *testing.T
+	build   requestcases.Builder
+	p       *fakeas.Provider
+	agent   http.Handler
+	browser *browser.Browser
+	next    *nextRecorder
+}
+
+type nextRecorder struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (n *nextRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	n.calls++
+	n.mu.Unlock()
+	w.WriteHeader(http.StatusTeapot)
+}
+
+func newAgentFixture(t *testing.T, build requestcases.Builder, opts fakeas.ProviderOptions, extra map[string]interface{}) *agentFixture {
+	t.Helper()
+	p := fakeas.NewProvider(t, opts)
+	next := &nextRecorder{}
+	h, err := build(AgentConfig(p, extra), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &agentFixture{t: t, build: build, p: p, agent: h, browser: browser.New(SPAOrigin, h), next: next}
+}
+
+func (f *agentFixture) post(path, body string, headers map[string]string) *browser.Response {
+	f.t.Helper()
+	return f.browser.Do(f.t, http.MethodPost, AgentBase+path, body, headers)
+}
+
+func (f *agentFixture) get(path string, headers map[string]string) *browser.Response {
+	f.t.Helper()
+	return f.browser.Do(f.t, http.MethodGet, AgentBase+path, "", headers)
+}
+
+// startLogin posts /login/start and returns the authorization request URL.
+func (f *agentFixture) startLogin(body string) string {
+	f.t.Helper()
+	resp := f.post("/login/start", body, nil)
+	if resp.Status != http.StatusOK {
+		f.t.Fatalf("/login/start: %d %s", resp.Status, resp.Body)
+	}
+	u, _ := resp.JSON(f.t)["authorizationRequestUrl"].(string)
+	if u == "" {
+		f.t.Fatalf("/login/start: no authorizationRequestUrl in %s", resp.Body)
+	}
+	return u
+}
+
+// endLogin posts /login/end with pageUrl.
+func (f *agentFixture) endLogin(pageURL string) *browser.Response {
+	f.t.Helper()
+	return f.post("/login/end", `{"pageUrl":"`+pageURL+`"}`, nil)
+}
+
+// login runs a whole login and returns the CSRF token.
+func (f *agentFixture) login() string {
+	f.t.Helper()
+	callback, err := f.p.Authorize(f.startLogin(""))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp := f.endLogin(callback)
+	body := resp.JSON(f.t)
+	if resp.Status != http.StatusOK || body["handled"] != true || body["isLoggedIn"] != true {
+		f.t.Fatalf("/login/end: %d %s", resp.Status, resp.Body)
+	}
+	csrf, _ := body["csrf"].(string)
+	if csrf == "" {
+		f.t.Fatal("/login/end gave no csrf")
+	}
+	return csrf
+}
+
+func (f *agentFixture) csrfHeader(csrf string) map[string]string {
+	return map[string]string{"X-Example-Csrf": csrf}
+}
+
+func expect(t *testing.T, what string, resp *browser.Response, status int, code string) {
+	t.Helper()
+	if resp.Status != status || (code != "" && resp.Code() != code) {
+		t.Fatalf("%s: %d %s, want %d %s", what, resp.Status, resp.Body, status, code)
+	}
+	if code != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), jsonContentType) {
+		t.Fatalf("%s: Content-Type %q", what, resp.Header.Get("Content-Type"))
+	}
+}
+
+// clearedNames returns "name=;" for every Set-Cookie that clears a cookie, in order.
+func clearedNames(resp *browser.Response) string {
+	var b strings.Builder
+	for _, c := range resp.SetCookies {
+		if strings.Contains(c, "=;") && strings.Contains(c, "Max-Age=0") {
+			b.WriteString(c[:strings.Index(c, "=")+1] + ";")
+		}
+	}
+	return b.String()
+}
+
+// AgentAll runs every OAuth Agent scenario as a subtest: Curity's mocha matrix, the steps of its
+// end-to-end script, and the cases the contract adds.
+func AgentAll(t *testing.T, build requestcases.Builder) {
+	for _, s := range agentScenarios {
+		s := s
+		t.Run(s.name, func(t *testing.T) { s.run(t, build) })
+	}
+}
+
+type agentScenario struct {
+	name string
+	run  func(t *testing.T, build requestcases.Builder)
+}
+
+var agentScenarios = []agentScenario{
+	{"preflight from an untrusted origin gets no CORS headers", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.browser.Origin = UntrustedOrigin
+		resp := f.browser.Do(t, http.MethodOptions, AgentBase+"/login/start", "", map[string]string{"Access-Control-Request-Method": "POST"})
+		if resp.Status != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("%d, ACAO %q", resp.Status, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}},
+	{"preflight from the trusted origin allows the methods and requested headers", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		resp := f.browser.Do(t, http.MethodOptions, AgentBase+"/refresh", "", map[string]string{
+			"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, x-example-csrf"})
+		h := resp.Header
+		if resp.Status != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != SPAOrigin ||
+			h.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+			h.Get("Access-Control-Allow-Headers") != "content-type,x-example-csrf" {
+			t.Fatalf("%d %v", resp.Status, h)
+		}
+	}},
+	{"requests from an untrusted origin are rejected without CORS headers", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.browser.Origin = UntrustedOrigin
+		for _, path := range []string{"/login/start", "/login/end", "/refresh", "/logout"} {
+			resp := f.post(path, `{"pageUrl":"https://www.example.com/"}`, nil)
+			expect(t, path, resp, http.StatusUnauthorized, "unauthorized_request")
+			if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("%s: an untrusted origin got Access-Control-Allow-Origin", path)
+			}
+		}
+		for _, path := range []string{"/userInfo", "/claims"} {
+			expect(t, path, f.get(path, nil), http.StatusUnauthorized, "unauthorized_request")
+		}
+		f.browser.Origin = ""
+		expect(t, "no Origin", f.post("/login/start", "", nil), http.StatusUnauthorized, "unauthorized_request")
+		f.browser.Origin = "null"
+		expect(t, "Origin null", f.post("/login/start", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	}},
+	{"an unauthenticated page load reports logged out", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		resp := f.endLogin("https://www.example.com/")
+		expect(t, "/login/end", resp, http.StatusOK, "")
+		if body := resp.JSON(t); body["handled"] != false || body["isLoggedIn"] != false || body["csrf"] != nil {
+			t.Fatalf("%s", resp.Body)
+		}
+		if resp.Header.Get("Access-Control-Allow-Origin") != SPAOrigin || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("CORS headers missing: %v", resp.Header)
+		}
+	}},
+	{"login start builds a code flow request with PKCE, state and nonce", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		u, err := url.Parse(f.startLogin(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		if u.Scheme+"://"+u.Host+u.Path != f.p.AuthorizationURL() || q.Get("client_id") != "spa-client" ||
+			q.Get("redirect_uri") != "https://www.example.com/" || q.Get("response_type") != "code" ||
+			q.Get("scope") != "openid profile" || q.Get("code_challenge_method") != "S256" ||
+			len(q.Get("code_challenge")) != 43 || len(q.Get("state")) < 43 || len(q.Get("nonce")) < 43 {
+			t.Fatalf("authorization request %s", u)
+		}
+		if f.browser.Cookie(AgentBase+"/login/end", "example-login") == "" {
+			t.Fatal("no -login cookie")
+		}
+	}},
+	{"extra parameters are added, URL-encoded", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		claims := `{"id_token":{"acr":{"essential":true}}}`
+		u, _ := url.Parse(f.startLogin(`{"extraParams":[{"key":"prompt","value":"login"},{"key":"ui_locales","value":"fr de"},{"key":"claims","value":"` + strings.ReplaceAll(claims, `"`, `\"`) + `"},{"key":"","value":"skipped"}]}`))
+		q := u.Query()
+		if q.Get("prompt") != "login" || q.Get("ui_locales") != "fr de" || q.Get("claims") != claims || strings.Contains(u.RawQuery, " ") {
+			t.Fatalf("authorization request %s", u)
+		}
+	}},
+	{"extra parameters that the agent sets itself are refused", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		for _, key := range []string{"client_id", "redirect_uri", "state", "nonce", "code_challenge", "code_challenge_method", "response_type", "scope", "Redirect_URI"} {
+			resp := f.post("/login/start", `{"extraParams":[{"key":"`+key+`","value":"x"}]}`, nil)
+			expect(t, key, resp, http.StatusBadRequest, "invalid_request")
+		}
+	}},
+	{"the code flow signs in and sets the cookies with their attributes", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		callback, err := f.p.Authorize(f.startLogin(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := f.endLogin(callback)
+		body := resp.JSON(t)
+		if resp.Status != http.StatusOK || body["handled"] != true || body["isLoggedIn"] != true || body["csrf"] == "" {
+			t.Fatalf("%d %s", resp.Status, resp.Body)
+		}
+		want := map[string]string{
+			"example-at":     "; Path=/; HttpOnly; Secure; SameSite=Strict",
+			"example-csrf":   "; Path=/; HttpOnly; Secure; SameSite=Strict",
+			"example-auth":   "; Path=/oauth-agent/refresh; HttpOnly; Secure; SameSite=Strict",
+			"example-id":     "; Path=/oauth-agent/claims; HttpOnly; Secure; SameSite=Strict",
+			"example-idhint": "; Path=/oauth-agent/logout; HttpOnly; Secure; SameSite=Strict",
+			"example-login":  "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+		}
+		for _, c := range resp.SetCookies {
+			name := c[:strings.Index(c, "=")]
+			attrs, ok := want[name]
+			if !ok {
+				t.Errorf("unexpected cookie %s", name)
+				continue
+			}
+			if name == "example-login" {
+				if c != name+attrs {
+					t.Errorf("cleared -login = %q", c)
+				}
+			} else if !strings.HasSuffix(c, attrs) || len(c) < len(name)+len(attrs)+40 {
+				t.Errorf("%s = %q, want an encrypted value and %q", name, c, attrs)
+			}
+			delete(want, name)
+		}
+		for name := range want {
+			t.Errorf("no Set-Cookie for %s", name)
+		}
+	}},
+	{"cookie domain, base path and Secure are configurable", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{
+			"cookieDomain": "example.com", "cookieBasePath": "/app", "cookieSecure": "false", "pathPrefix": "/app/bff"})
+		callback, _ := f.p.Authorize(f.browser.Do(t, http.MethodPost, "https://api.example.com/app/bff/login/start", "", nil).JSON(t)["authorizationRequestUrl"].(string))
+		resp := f.browser.Do(t, http.MethodPost, "https://api.example.com/app/bff/login/end", `{"pageUrl":"`+callback+`"}`, nil)
+		found := 0
+		for _, c := range resp.SetCookies {
+			switch {
+			case strings.HasPrefix(c, "example-at="):
+				found++
+				if !strings.HasSuffix(c, "; Path=/app; Domain=example.com; HttpOnly; SameSite=Strict") {
+					t.Errorf("-at = %q", c)
+				}
+			case strings.HasPrefix(c, "example-auth="):
+				found++
+				if !strings.HasSuffix(c, "; Path=/app/bff/refresh; Domain=example.com; HttpOnly; SameSite=Strict") {
+					t.Errorf("-auth = %q", c)
+				}
+			}
+		}
+		if found != 2 {
+			t.Fatalf("cookies: %q", resp.SetCookies)
+		}
+	}},
+	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		u, _ := url.Parse(callback)
+		q := u.Query()
+		q.Set("state", "ad0316c6-b4e8-11ec-b909-0242ac120002")
+		u.RawQuery = q.Encode()
+		expect(t, "forged state", f.endLogin(u.String()), http.StatusBadRequest, "invalid_request")
+	}},
+	{"a replayed state is refused", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.startLogin("") // a second pending login keeps the -login cookie alive
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		expect(t, "first use", f.endLogin(callback), http.StatusOK, "")
+		expect(t, "replay", f.endLogin(callback), http.StatusBadRequest, "invalid_request")
+	}},
+	{"a code response without a login cookie is refused", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "no -login", f.endLogin("https://www.example.com/?code=hi0f1340y843thy3480&state=nu2febouwefbjfewbj"), http.StatusBadRequest, "invalid_request")
+	}},
+	{"code injection: a code issued for another login is refused by PKCE", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		attacker := browser.New(SPAOrigin, f.agent)
+		attackerURL := attacker.Do(t, http.MethodPost, AgentBase+"/login/start", "", nil).JSON(t)["authorizationRequestUrl"].(string)
+		attackerCallback, _ := f.p.Authorize(attackerURL)
+		victimCallback, _ := f.p.Authorize(f.startLogin(""))
+		injected, _ := url.Parse(victimCallback)
+		q := injected.Query()
+		q.Set("code", mustQuery(t, attackerCallback, "code"))
+		injected.RawQuery = q.Encode()
+		expect(t, "injected code", f.endLogin(injected.String()), http.StatusBadRequest, "authorization_error")
+	}},
+	{"the token endpoint refusing the client is authorization_error", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"clientSecret": "wrong"})
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		expect(t, "wrong secret", f.endLogin(callback), http.StatusBadRequest, "authorization_error")
+	}},
+	{"front-channel errors are reported with their code", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		state := mustQuery(t, f.startLogin(""), "state")
+		expect(t, "invalid_scope", f.endLogin("https://www.example.com/?error=invalid_scope&state="+state), http.StatusBadRequest, "invalid_scope")
+		expect(t, "login_required", f.endLogin("https://www.example.com/?error=login_required&state="+state), http.StatusUnauthorized, "login_required")
+		expect(t, "odd error code", f.endLogin("https://www.example.com/?error=%3Cscript%3E&state="+state), http.StatusBadRequest, "authorization_error")
+	}},
+	{"a signed-in page load reports the session and its CSRF token", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		resp := f.endLogin("https://www.example.com/deep/link?x=1")
+		if body := resp.JSON(t); resp.Status != http.StatusOK || body["handled"] != false || body["isLoggedIn"] != true || body["csrf"] != csrf {
+			t.Fatalf("%d %s", resp.Status, resp.Body)
+		}
+	}},
+	{"userinfo and claims", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "userinfo without cookies", f.get("/userInfo", nil), http.StatusUnauthorized, "unauthorized_request")
+		expect(t, "claims without cookies", f.get("/claims", nil), http.StatusUnauthorized, "unauthorized_request")
+		f.login()
+		resp := f.get("/userInfo", nil)
+		if body := resp.JSON(t); resp.Status != http.StatusOK || body["given_name"] != "Demo" || body["family_name"] != "User" {
+			t.Fatalf("userinfo: %d %s", resp.Status, resp.Body)
+		}
+		resp = f.get("/claims", nil)
+		if body := resp.JSON(t); resp.Status != http.StatusOK || body["auth_time"] == nil || body["sub"] != fakeas.DemoUserSub {
+			t.Fatalf("claims: %d %s", resp.Status, resp.Body)
+		}
+		f.p.ExpireAccessTokens()
+		expect(t, "expired access token", f.get("/userInfo", nil), http.StatusUnauthorized, "token_expired")
+	}},
+	{"refresh rotates the tokens and needs the CSRF header", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "refresh without cookies", f.post("/refresh", "", f.csrfHeader("abc")), http.StatusUnauthorized, "unauthorized_request")
+		csrf := f.login()
+		expect(t, "no CSRF header", f.post("/refresh", "", nil), http.StatusUnauthorized, "unauthorized_request")
+		expect(t, "wrong CSRF header", f.post("/refresh", "", f.csrfHeader("abc123")), http.StatusUnauthorized, "unauthorized_request")
+		expect(t, "CSRF header as a prefix", f.post("/refresh", "", f.csrfHeader(csrf[:len(csrf)-1])), http.StatusUnauthorized, "unauthorized_request")
+		before := f.browser.Cookie(AgentBase+"/refresh", "example-at")
+		resp := f.post("/refresh", "", f.csrfHeader(csrf))
+		if resp.Status != http.StatusNoContent {
+			t.Fatalf("refresh: %d %s", resp.Status, resp.Body)
+		}
+		if after := f.browser.Cookie(AgentBase+"/refresh", "example-at"); after == before || after == "" {
+			t.Fatal("refresh did not rewrite -at")
+		}
+		if r := f.post("/refresh", "", f.csrfHeader(csrf)); r.Status != http.StatusNoContent {
+			t.Fatalf("refresh with the rotated refresh token: %d %s", r.Status, r.Body)
+		}
+		if r := f.get("/userInfo", nil); r.Status != http.StatusOK {
+			t.Fatalf("userinfo after refresh: %d", r.Status)
+		}
+	}},
+	{"an expired refresh token ends the session and clears its cookies on their paths", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		f.p.RevokeRefreshTokens()
+		resp := f.post("/refresh", "", f.csrfHeader(csrf))
+		expect(t, "refresh", resp, http.StatusUnauthorized, "session_expired")
+		if got := clearedNames(resp); got != sessionCookieSet {
+			t.Fatalf("cleared cookies %q, want %q", got, sessionCookieSet)
+		}
+		for _, c := range resp.SetCookies {
+			if strings.HasPrefix(c, "example-auth=") && !strings.Contains(c, "Path=/oauth-agent/refresh;") {
+				t.Errorf("-auth cleared on the wrong path: %q", c)
+			}
+			if strings.HasPrefix(c, "example-id=") && !strings.Contains(c, "Path=/oauth-agent/claims;") {
+				t.Errorf("-id cleared on the wrong path: %q", c)
+			}
+		}
+		if names := f.browser.CookieNames(AgentBase + "/refresh"); len(names) != 0 {
+			t.Fatalf("the browser still holds %v", names)
+		}
+		body := f.endLogin("https://www.example.com/").JSON(t)
+		if body["isLoggedIn"] != false {
+			t.Fatal("still logged in after session_expired")
+		}
+	}},
+	{"the token endpoint refusing a refresh otherwise is authorization_error", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		f.p.Fail(fakeas.EndpointRefresh, fakeas.Fault{Status: http.StatusBadRequest, Body: `{"error":"invalid_client"}`})
+		expect(t, "refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusBadRequest, "authorization_error")
+	}},
+	{"logout returns the end-session URL and clears the session cookies", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "logout without cookies", f.post("/logout", "", f.csrfHeader("abc")), http.StatusUnauthorized, "unauthorized_request")
+		csrf := f.login()
+		idToken := ""
+		expect(t, "wrong CSRF", f.post("/logout", "", f.csrfHeader("abc123")), http.StatusUnauthorized, "unauthorized_request")
+		resp := f.post("/logout", "", f.csrfHeader(csrf))
+		expect(t, "logout", resp, http.StatusOK, "")
+		u, err := url.Parse(resp.JSON(t)["url"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		idToken = q.Get("id_token_hint")
+		if u.Scheme+"://"+u.Host+u.Path != f.p.EndSessionURL() || q.Get("client_id") != "spa-client" ||
+			q.Get("post_logout_redirect_uri") != SPAOrigin+"/" || strings.Count(idToken, ".") != 2 {
+			t.Fatalf("logout URL %s", u)
+		}
+		if got := clearedNames(resp); got != sessionCookieSet {
+			t.Fatalf("cleared cookies %q, want %q", got, sessionCookieSet)
+		}
+		for _, path := range []string{"/", "/oauth-agent/refresh", "/oauth-agent/claims", "/oauth-agent/logout"} {
+			if names := f.browser.CookieNames("https://api.example.com" + path); len(names) != 0 {
+				t.Fatalf("after logout the browser still sends %v to %s", names, path)
+			}
+		}
+	}},
+	{"a malformed body is 400, not 500", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "XXX", f.post("/login/end", "XXX", nil), http.StatusBadRequest, "invalid_request")
+		expect(t, "wrong shape", f.post("/login/start", `{"extraParams":"prompt"}`, nil), http.StatusBadRequest, "invalid_request")
+		expect(t, "1 MB body", f.post("/login/end", `{"pageUrl":"`+strings.Repeat("a", 1<<20)+`"}`, nil), http.StatusBadRequest, "invalid_request")
+	}},
+	{"a bad pageUrl is 400", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "not a URL", f.endLogin("http://[::1"), http.StatusBadRequest, "invalid_request")
+		expect(t, "duplicate code", f.endLogin("https://www.example.com/?code=a&code=b&state=c"), http.StatusBadRequest, "invalid_request")
+		expect(t, "duplicate state", f.endLogin("https://www.example.com/?code=a&state=b&state=c"), http.StatusBadRequest, "invalid_request")
+		expect(t, "huge", f.endLogin("https://www.example.com/?x="+strings.Repeat("a", 9000)), http.StatusBadRequest, "invalid_request")
+		expect(t, "bad escape", f.endLogin("https://www.example.com/?code=%zz&state=1"), http.StatusBadRequest, "invalid_request")
+	}},
+	{"paths and methods", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		expect(t, "unknown path", f.post("/nothing", "", nil), http.StatusNotFound, "not_found")
+		expect(t, "GET /login/start", f.get("/login/start", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+		f.browser.Do(t, http.MethodGet, "https://api.example.com/api/data", "", nil)
+		f.browser.Do(t, http.MethodGet, "https://api.example.com/oauth-agentx", "", nil)
+		if f.next.calls != 2 {
+			t.Fatalf("requests outside the prefix reached next %d times, want 2", f.next.calls)
+		}
+	}},
+	{"two tabs that start a login at the same time both finish", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		first, _ := f.p.Authorize(f.startLogin(""))
+		second, _ := f.p.Authorize(f.startLogin(""))
+		r2 := f.endLogin(second)
+		r1 := f.endLogin(first)
+		expect(t, "second tab", r2, http.StatusOK, "")
+		expect(t, "first tab", r1, http.StatusOK, "")
+		if r1.JSON(t)["csrf"] != r2.JSON(t)["csrf"] {
+			t.Fatal("the two tabs got different CSRF values: the first tab's would stop working")
+		}
+	}},
+	{"ID tokens signed with PS256 and ES256", func(t *testing.T, build requestcases.Builder) {
+		for _, alg := range []string{"PS256", "ES256"} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{Alg: alg}, nil)
+			f.login()
+		}
+	}},
+	{"client_secret_post", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{ClientAuth: "client_secret_post"}, nil)
+		f.login()
+		form, header := f.p.LastTokenRequest()
+		if form.Get("client_secret") != "Password1" || header.Get("Authorization") != "" {
+			t.Fatalf("token request %v %v", form, header)
+		}
+	}},
+	{"client_secret_basic URL-encodes the credentials", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{ClientSecret: "p@ss word:/+"}, nil)
+		f.login()
+		form, header := f.p.LastTokenRequest()
+		if form.Get("client_secret") != "" || !strings.HasPrefix(header.Get("Authorization"), "Basic ") {
+			t.Fatalf("token request %v %v", form, header)
+		}
+	}},
+	{"invalid ID tokens are refused", func(t *testing.T, build requestcases.Builder) {
+		cases := []struct {
+			name   string
+			tamper func(p *fakeas.Provider)
+		}{
+			{"bad nonce", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["nonce"] = "another" })
+			}},
+			{"no nonce", func(p *fakeas.Provider) { p.TamperIDToken(func(c, h map[string]interface{}) { delete(c, "nonce") }) }},
+			{"wrong aud", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["aud"] = "another-client" })
+			}},
+			{"two audiences without azp", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["aud"] = []interface{}{"spa-client", "other"} })
+			}},
+			{"wrong iss", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["iss"] = "https://evil.example" })
+			}},
+			{"expired", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["exp"] = time.Now().Add(-2 * time.Minute).Unix() })
+			}},
+			{"issued in the future", func(p *fakeas.Provider) {
+				p.TamperIDToken(func(c, h map[string]interface{}) { c["iat"] = time.Now().Add(10 * time.Minute).Unix() })
+			}},
+			{"alg none", func(p *fakeas.Provider) { p.TamperIDToken(func(c, h map[string]interface{}) { h["alg"] = "none" }) }},
+			{"HS256", func(p *fakeas.Provider) { p.TamperIDToken(func(c, h map[string]interface{}) { h["alg"] = "HS256" }) }},
+			{"bad signature", func(p *fakeas.Provider) { p.CorruptSignatures(true) }},
+			{"unknown kid", func(p *fakeas.Provider) { p.SignWithUnpublishedKey(true) }},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+				tc.tamper(f.p)
+				callback, _ := f.p.Authorize(f.startLogin(""))
+				resp := f.endLogin(callback)
+				expect(t, tc.name, resp, http.StatusBadRequest, "invalid_request")
+				for _, c := range resp.SetCookies {
+					if strings.HasPrefix(c, "example-at=") {
+						t.Fatal("an invalid ID token still set the access token cookie")
+					}
+				}
+			})
+		}
+	}},
+	{"a key rotation at the authorization server is followed by a JWKS refetch", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.login()
+		f.p.RotateKey()
+		f.p.RetireOldKeys()
+		f.login()
+		if calls := f.p.Calls(fakeas.EndpointJWKS); calls != 2 {
+			t.Fatalf("JWKS fetched %d times, want 2 (once, then once for the new kid)", calls)
+		}
+	}},
+	{"a rotated cookie key keeps sessions with the previous key and reports others logged out", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		rotated, err := build(AgentConfig(f.p, map[string]interface{}{"encryptionKey": agentRotatedKey, "previousEncryptionKeys": agentKey}), f.next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.browser.Handler = rotated
+		if body := f.endLogin("https://www.example.com/").JSON(t); body["isLoggedIn"] != true || body["csrf"] != csrf {
+			t.Fatalf("with the previous key kept: %v", body)
+		}
+		if r := f.post("/refresh", "", f.csrfHeader(csrf)); r.Status != http.StatusNoContent {
+			t.Fatalf("refresh with the previous key kept: %d %s", r.Status, r.Body)
+		}
+		dropped, _ := build(AgentConfig(f.p, map[string]interface{}{"encryptionKey": agentRotatedKey}), f.next)
+		other := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		other.login()
+		other.browser.Handler = dropped
+		resp := other.endLogin("https://www.example.com/")
+		if body := resp.JSON(t); resp.Status != http.StatusOK || body["isLoggedIn"] != false {
+			t.Fatalf("without the old key: %d %s", resp.Status, resp.Body)
+		}
+		if got := clearedNames(resp); got != sessionCookieSet {
+			t.Fatalf("cleared %q", got)
+		}
+	}},
+	{"discovery is lazy, retried after a failure, and checked against the issuer", func(t *testing.T, build requestcases.Builder) {
+		p := fakeas.NewProvider(t, fakeas.ProviderOptions{})
+		p.Fail(fakeas.EndpointDiscovery, fakeas.Fault{Status: http.StatusServiceUnavailable})
+		h, err := build(AgentConfig(p, nil), http.NotFoundHandler())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Calls(fakeas.EndpointDiscovery) != 0 {
+			t.Fatal("New fetched the discovery document")
+		}
+		b := browser.New(SPAOrigin, h)
+		expect(t, "discovery down", b.Do(t, http.MethodPost, AgentBase+"/login/start", "", nil), http.StatusBadGateway, "authorization_server_error")
+		p.Heal(fakeas.EndpointDiscovery)
+		time.Sleep(2100 * time.Millisecond) // the retry interval
+		expect(t, "discovery back", b.Do(t, http.MethodPost, AgentBase+"/login/start", "", nil), http.StatusOK, "")
+
+		other := fakeas.NewProvider(t, fakeas.ProviderOptions{})
+		other.SetDiscoveryIssuer("https://another-issuer.example")
+		h2, _ := build(AgentConfig(other, nil), http.NotFoundHandler())
+		b2 := browser.New(SPAOrigin, h2)
+		expect(t, "discovery for another issuer", b2.Do(t, http.MethodPost, AgentBase+"/login/start", "", nil), http.StatusBadGateway, "authorization_server_error")
+	}},
+	{"configured endpoints need no discovery", func(t *testing.T, build requestcases.Builder) {
+		p := fakeas.NewProvider(t, fakeas.ProviderOptions{})
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		_ = p
+		f.agent, _ = build(AgentConfig(f.p, map[string]interface{}{
+			"authorizationEndpoint": f.p.AuthorizationURL(), "tokenEndpoint": f.p.TokenURL(), "userInfoEndpoint": f.p.UserinfoURL(),
+			"endSessionEndpoint": f.p.EndSessionURL(), "jwksUri": f.p.JWKSURL()}), f.next)
+		f.browser.Handler = f.agent
+		f.login()
+		if calls := f.p.Calls(fakeas.EndpointDiscovery); calls != 0 {
+			t.Fatalf("discovery fetched %d times", calls)
+		}
+	}},
+	{"authorization server failures are 502, and service resumes when it is back", func(t *testing.T, build requestcases.Builder) {
+		for _, fault := range []fakeas.Fault{
+			{Status: http.StatusInternalServerError},
+			{Garbage: true},
+			{Down: true},
+			{Delay: 3 * time.Second},
+		} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+			f.p.Fail(fakeas.EndpointToken, fault)
+			callback, _ := f.p.Authorize(f.startLogin(""))
+			started := time.Now()
+			expect(t, "token endpoint fault", f.endLogin(callback), http.StatusBadGateway, "authorization_server_error")
+			if elapsed := time.Since(started); elapsed > 3*time.Second {
+				t.Errorf("the failure took %v, beyond timeoutSeconds", elapsed)
+			}
+			f.p.Heal(fakeas.EndpointToken)
+			f.login()
+			csrf := f.login()
+			f.p.Fail(fakeas.EndpointUserinfo, fault)
+			expect(t, "userinfo fault", f.get("/userInfo", nil), http.StatusBadGateway, "authorization_server_error")
+			f.p.Fail(fakeas.EndpointRefresh, fault)
+			expect(t, "refresh fault", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusBadGateway, "authorization_server_error")
+		}
+	}},
+	{"a JWKS that is garbage is 502", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.p.Fail(fakeas.EndpointJWKS, fakeas.Fault{Garbage: true})
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		expect(t, "garbage JWKS", f.endLogin(callback), http.StatusBadGateway, "authorization_server_error")
+	}},
+	{"CORS disabled: GETs need no Origin, POSTs still do", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"corsEnabled": "false"})
+		f.login()
+		f.browser.Origin = ""
+		if r := f.get("/userInfo", nil); r.Status != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("same-site GET: %d %v", r.Status, r.Header)
+		}
+		expect(t, "same-site POST without Origin", f.post("/login/start", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	}},
+}
+
+func mustQuery(t *testing.T, rawURL, name string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := u.Query().Get(name)
+	if v == "" {
+		t.Fatalf("%s has no %s", rawURL, name)
+	}
+	return v
+}
