@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/browser"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
 )
@@ -243,5 +244,110 @@ http:
 	resp, body := send(t, http.MethodGet, base+"/api/data", "api.example.localhost", headers)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("inactive token: status %d, WWW-Authenticate %q, body %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+}
+
+// TestRealTraefikWholeChain runs the three roles in the real Traefik as a user deploys them: the
+// agent on a router to noop@internal, and an API router with bffToken then phantomToken. A login
+// against the in-process OpenID Connect provider, then API calls that arrive with the JWT.
+func TestRealTraefikWholeChain(t *testing.T) {
+	upstream := echoUpstream(t)
+	p := fakeas.NewProvider(t, fakeas.ProviderOptions{RedirectURI: "http://www.example.localhost:8080/"})
+	const key = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
+	dynamic := `
+http:
+  routers:
+    agent:
+      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/oauth-agent`" + `)
+      middlewares: [oauth-agent]
+      service: noop@internal
+    api:
+      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/api`" + `)
+      middlewares: [bff-token, phantom-token]
+      service: echo
+  middlewares:
+    oauth-agent:
+      plugin:
+        tokenhandler:
+          oauthAgent:
+            issuer: ` + p.Issuer() + `
+            clientId: spa-client
+            clientSecret: Password1
+            redirectUri: http://www.example.localhost:8080/
+            postLogoutRedirectUri: http://www.example.localhost:8080/
+            cookieNamePrefix: example
+            encryptionKey: ` + key + `
+            trustedWebOrigins: [http://www.example.localhost:8080]
+            cookieSecure: false
+    bff-token:
+      plugin:
+        tokenhandler:
+          bffToken:
+            cookieNamePrefix: example
+            encryptionKey: ` + key + `
+            trustedWebOrigins: [http://www.example.localhost:8080]
+    phantom-token:
+      plugin:
+        tokenhandler:
+          phantomToken:
+            introspectionEndpoint: ` + p.IntrospectionURL() + `
+            clientId: ` + fakeas.IntrospectionClientID + `
+            clientSecret: ` + fakeas.IntrospectionClientSecret + `
+            requiredScopes: read
+  services:
+    echo:
+      loadBalancer:
+        servers:
+          - url: ` + upstream.URL + `
+`
+	base, traefik := realTraefik(t, dynamic, "api.example.localhost", "/oauth-agent/claims")
+	b := browser.New("http://www.example.localhost:8080", nil)
+	b.Host = "api.example.localhost"
+
+	resp := b.Do(t, http.MethodPost, base+"/oauth-agent/login/start", "", nil)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("/login/start: %d %s", resp.Status, resp.Body)
+	}
+	callback, err := p.Authorize(resp.JSON(t)["authorizationRequestUrl"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = b.Do(t, http.MethodPost, base+"/oauth-agent/login/end", `{"pageUrl":"`+callback+`"}`, nil)
+	login := resp.JSON(t)
+	if resp.Status != http.StatusOK || login["isLoggedIn"] != true {
+		t.Fatalf("/login/end: %d %s", resp.Status, resp.Body)
+	}
+	for i := 0; i < 3; i++ {
+		resp = b.Do(t, http.MethodGet, base+"/api/data", "", nil)
+		if resp.Status != http.StatusOK {
+			t.Fatalf("API call %d: %d %s", i, resp.Status, resp.Body)
+		}
+		var echoed struct {
+			Headers http.Header `json:"headers"`
+		}
+		_ = json.Unmarshal(resp.Body, &echoed)
+		authz := echoed.Headers.Get("Authorization")
+		if !strings.HasPrefix(authz, "Bearer ey") || strings.Count(authz, ".") != 2 || echoed.Headers.Get("Cookie") != "" {
+			t.Fatalf("the API received Authorization %q, Cookie %q", authz, echoed.Headers.Get("Cookie"))
+		}
+	}
+	if calls := p.Calls(fakeas.EndpointIntrospection); calls != 1 {
+		t.Errorf("3 API calls made %d introspection calls, want 1", calls)
+	}
+	resp = b.Do(t, http.MethodGet, base+"/oauth-agent/userInfo", "", nil)
+	if resp.Status != http.StatusOK || resp.JSON(t)["given_name"] != "Demo" {
+		t.Fatalf("/userInfo: %d %s", resp.Status, resp.Body)
+	}
+	csrf := login["csrf"].(string)
+	resp = b.Do(t, http.MethodPost, base+"/oauth-agent/logout", "", map[string]string{"X-Example-Csrf": csrf})
+	if resp.Status != http.StatusOK || !strings.Contains(resp.JSON(t)["url"].(string), "id_token_hint=") {
+		t.Fatalf("/logout: %d %s", resp.Status, resp.Body)
+	}
+	resp = b.Do(t, http.MethodGet, base+"/api/data", "", nil)
+	if resp.Status != http.StatusUnauthorized {
+		t.Fatalf("API call after logout: %d", resp.Status)
+	}
+	if strings.Contains(traefik.Output(), csrf) {
+		t.Error("the CSRF token appears in Traefik's output")
 	}
 }

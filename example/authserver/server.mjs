@@ -148,6 +148,8 @@ const provider = new Provider(ISSUER, {
       redirect_uris: SPA_REDIRECT_URIS,
       post_logout_redirect_uris: POST_LOGOUT_REDIRECT_URIS,
       id_token_signed_response_alg: 'RS256',
+      // auth_time in every ID token: the SPA shows when the user signed in (from /claims).
+      require_auth_time: true,
     },
     {
       // A resource server: it only authenticates at the introspection endpoint.

@@ -40,11 +40,16 @@ const (
 	EndpointRefresh    = "refresh"     // POST /token with grant_type=refresh_token
 	EndpointUserinfo   = "userinfo"    // GET or POST /userinfo
 	EndpointEndSession = "end_session" // GET or POST /session/end
+	// EndpointIntrospection is POST /introspect, Curity-style: HTTP Basic with the
+	// IntrospectionClientID and IntrospectionClientSecret; an active access token answers 200
+	// application/jwt with a JWT signed by the current key (sub, scope, client_id, iss, exp, iat,
+	// aud "api.example.com"), anything else 204.
+	EndpointIntrospection = "introspection"
 )
 
 var endpointNames = map[string]bool{
 	EndpointDiscovery: true, EndpointJWKS: true, EndpointAuthorize: true, EndpointToken: true,
-	EndpointRefresh: true, EndpointUserinfo: true, EndpointEndSession: true,
+	EndpointRefresh: true, EndpointUserinfo: true, EndpointEndSession: true, EndpointIntrospection: true,
 }
 
 // ProviderOptions configures a Provider. The zero value is a usable configuration.
@@ -556,6 +561,8 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		p.endpoint(EndpointUserinfo, w, r, p.serveUserinfo)
 	case "/session/end":
 		p.endpoint(EndpointEndSession, w, r, p.serveEndSession)
+	case "/introspect":
+		p.endpoint(EndpointIntrospection, w, r, p.serveIntrospection)
 	default:
 		http.NotFound(w, r)
 	}
@@ -1159,4 +1166,36 @@ func cloneValues(v url.Values) url.Values {
 		c[k] = append([]string(nil), vs...)
 	}
 	return c
+}
+
+// IntrospectionURL is the Curity-style introspection endpoint, Issuer() + "/introspect".
+func (p *Provider) IntrospectionURL() string { return p.Issuer() + "/introspect" }
+
+func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if r.Method != http.MethodPost || !ok || id != IntrospectionClientID || secret != IntrospectionClientSecret {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "introspection needs the introspection client")
+		return
+	}
+	_ = r.ParseForm()
+	token := r.PostForm.Get("token")
+	p.mu.Lock()
+	expiry, active := p.accessTokens[token]
+	key := p.keys[0]
+	p.mu.Unlock()
+	if !active || !time.Now().Before(expiry) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	jwt, err := SignJWT(key.alg, key.signer, key.kid, map[string]interface{}{
+		"sub": DemoUserSub, "scope": "openid profile read", "client_id": p.opts.ClientID, "iss": p.Issuer(),
+		"aud": "api.example.com", "iat": time.Now().Unix(), "exp": expiry.Unix(),
+	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwt")
+	w.Header().Set("Cache-Control", fmt.Sprintf("max-age=%d", int(time.Until(expiry).Seconds())))
+	fmt.Fprint(w, jwt)
 }
