@@ -4,7 +4,12 @@ GO ?= go
 TRAEFIK := bin/traefik
 FUZZTIME ?= 10s
 
-.PHONY: test test-unit test-fuzz test-traefik bench traefik clean
+.PHONY: demo screenshots test test-unit test-fuzz test-traefik bench traefik clean
+
+## demo: start the whole demo system on 127.0.0.1 (Traefik with the plugin, the authorization
+## server, the API and the SPA's web host); Ctrl-C stops it.
+demo: $(TRAEFIK)
+	cd traefik && $(GO) run ./cmd/demo
 
 ## test: every test: unit (compiled, -race), fuzzing for a bounded time, Yaegi, config decoding,
 ## the real Traefik and the end-to-end runs.
@@ -19,6 +24,10 @@ test-fuzz:
 
 test-traefik: $(TRAEFIK)
 	cd traefik && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...
+
+## screenshots: rerun the end-to-end test and keep its screenshots in docs/screenshots.
+screenshots: $(TRAEFIK)
+	cd traefik && UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestEndToEndInChromium .
 
 ## bench: measure the hot paths compiled and under Yaegi, and load the real Traefik; rewrites
 ## docs/benchmarks.md.

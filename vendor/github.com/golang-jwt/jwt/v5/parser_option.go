@@ -3,7 +3,9 @@ package jwt
 import "time"
 
 // ParserOption is used to implement functional-style options that modify the
-// behavior of the parser.
+// behavior of the parser. To add new options, just create a function (ideally
+// beginning with With or Without) that returns an anonymous function that takes
+// a *Parser type as input and manipulates its configuration accordingly.
 type ParserOption func(*Parser)
 
 // WithValidMethods is an option to supply algorithm methods that the parser
@@ -61,14 +63,6 @@ func WithIssuedAt() ParserOption {
 func WithExpirationRequired() ParserOption {
 	return func(p *Parser) {
 		p.validator.requireExp = true
-	}
-}
-
-// WithNotBeforeRequired returns the ParserOption to make nbf claim required.
-// By default nbf claim is optional.
-func WithNotBeforeRequired() ParserOption {
-	return func(p *Parser) {
-		p.validator.requireNbf = true
 	}
 }
 

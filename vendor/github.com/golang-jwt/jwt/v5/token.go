@@ -32,8 +32,8 @@ type Token struct {
 	Method    SigningMethod  // Method is the signing method used or to be used
 	Header    map[string]any // Header is the first segment of the token in decoded form
 	Claims    Claims         // Claims is the second segment of the token in decoded form
-	Signature []byte         // Signature is the third segment of the token in decoded form.  Populated when you [Parse] or sign a token
-	Valid     bool           // Valid specifies if the token is valid.  Populated when you [Parse] a token
+	Signature []byte         // Signature is the third segment of the token in decoded form.  Populated when you Parse a token
+	Valid     bool           // Valid specifies if the token is valid.  Populated when you Parse/Verify a token
 }
 
 // New creates a new [Token] with the specified signing method and an empty map
@@ -70,8 +70,6 @@ func (t *Token) SignedString(key any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-
-	t.Signature = sig
 
 	return sstr + "." + t.EncodeSegment(sig), nil
 }

@@ -44,9 +44,6 @@ type Validator struct {
 	// requireExp specifies whether the exp claim is required
 	requireExp bool
 
-	// requireNbf specifies whether the nbf claim is required
-	requireNbf bool
-
 	// verifyIat specifies whether the iat (Issued At) claim will be verified.
 	// According to https://www.rfc-editor.org/rfc/rfc7519#section-4.1.6 this
 	// only specifies the age of the token, but no validation check is
@@ -114,9 +111,8 @@ func (v *Validator) Validate(claims Claims) error {
 	}
 
 	// We always need to check not-before, but usage of the claim itself is
-	// OPTIONAL by default. requireNbf overrides this behavior and makes
-	// the nbf claim mandatory.
-	if err = v.verifyNotBefore(claims, now, v.requireNbf); err != nil {
+	// OPTIONAL.
+	if err = v.verifyNotBefore(claims, now, false); err != nil {
 		errs = append(errs, err)
 	}
 
