@@ -2,6 +2,7 @@ package traefik_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/traefik/paerser/file"
 	"github.com/traefik/traefik/v3/pkg/config/dynamic"
 	"github.com/traefik/traefik/v3/pkg/config/label"
+	"gopkg.in/yaml.v3"
 )
 
 // dynamicFromFile decodes a dynamic configuration file as Traefik's file provider does.
@@ -106,7 +108,7 @@ func labelsOf(block string) map[string]string {
 // docker labels) and builds each plugin middleware in it with the interpreted plugin.
 func TestReadmeExamplesBuild(t *testing.T) {
 	examples := readmeExamples(t)
-	want := map[string]int{"bff-token-minimal": 1, "stacked-yaml": 2, "stacked-labels": 2}
+	want := map[string]int{"bff-token-minimal": 1, "stacked-yaml": 2, "stacked-labels": 2, "kubernetes-middleware": 1}
 	for name, count := range want {
 		block, ok := examples[name]
 		if !ok {
@@ -114,6 +116,10 @@ func TestReadmeExamplesBuild(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			if strings.HasPrefix(name, "kubernetes-") {
+				buildKubernetesMiddleware(t, block)
+				return
+			}
 			var conf *dynamic.Configuration
 			if strings.HasSuffix(name, "-labels") {
 				conf = dynamicFromLabels(t, labelsOf(block))
@@ -129,5 +135,39 @@ func TestReadmeExamplesBuild(t *testing.T) {
 		if _, ok := want[name]; !ok {
 			t.Errorf("README example %q is not checked by this test: add it to want", name)
 		}
+	}
+}
+
+// buildKubernetesMiddleware decodes a Middleware resource as Traefik's CRD provider sees it (JSON
+// types) and builds its plugin middleware.
+func buildKubernetesMiddleware(t *testing.T, manifest string) {
+	t.Helper()
+	var resource struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			Plugin map[string]interface{} `yaml:"plugin"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(manifest), &resource); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(resource.Spec.Plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plugin map[string]map[string]interface{}
+	if err := json.Unmarshal(data, &plugin); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := plugin[alias]
+	if resource.Kind != "Middleware" || !ok {
+		t.Fatalf("not a tokenhandler Middleware: %+v", resource)
+	}
+	ctor, err := builder.Build(alias, raw, "bff-token@kubernetescrd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctor(context.Background(), http.NotFoundHandler()); err != nil {
+		t.Fatal(err)
 	}
 }
