@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	tokenhandler "github.com/tokenhandler/traefik-token-handler"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/scenarios"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/traefikconfig"
 )
 
@@ -211,4 +213,21 @@ func TestManifestTestDataBuildsOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBFFTokenWorks(t, h)
+}
+
+func TestPanicsAnswer500(t *testing.T) {
+	stop := requestcases.CaptureLogs()
+	logs := ""
+	defer func() {
+		if logs = stop(); !strings.Contains(logs, "recovered from a panic serving") {
+			t.Errorf("no log line for the recovered panics: %q", logs)
+		}
+	}()
+	scenarios.PanicsAnswer500(t, func(raw map[string]interface{}, next http.Handler) (http.Handler, error) {
+		cfg := tokenhandler.CreateConfig()
+		if err := traefikconfig.Decode(raw, cfg); err != nil {
+			return nil, err
+		}
+		return tokenhandler.New(context.Background(), next, cfg, "panic@test")
+	})
 }

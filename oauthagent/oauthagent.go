@@ -233,17 +233,12 @@ func isHTTPURL(s string) bool {
 }
 
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer apierror.Recover(w, r, a.log)
 	path := r.URL.Path
 	if path != a.pathPrefix && !strings.HasPrefix(path, a.pathPrefix+"/") {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			a.log.Printf(logger.Error, "recovered from a panic serving %s %s", r.Method, path)
-			apierror.AgentServerError.Write(w, r)
-		}
-	}()
 
 	origin := r.Header.Get("Origin")
 	if r.Method == http.MethodOptions {

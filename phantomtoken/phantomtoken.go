@@ -192,7 +192,11 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveSlow handles everything but a cache hit: OPTIONS, a malformed header, a miss, a rejection.
+// It recovers panics into a 500 JSON answer; the cache hit does not, because a deferred call
+// costs it half its time under Yaegi (a panic there would still be caught by Traefik's own
+// recovery, which answers 500 and keeps Traefik running).
 func (m *Middleware) serveSlow(w http.ResponseWriter, r *http.Request) {
+	defer apierror.Recover(w, r, m.log)
 	if r.Method == http.MethodOptions {
 		m.next.ServeHTTP(w, r)
 		return

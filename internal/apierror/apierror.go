@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
 // Error is one error answer: an HTTP status and the {"code","message"} body.
@@ -99,4 +101,22 @@ func FrontChannel(code, description string) *Error {
 		status = http.StatusUnauthorized
 	}
 	return New(status, code, description)
+}
+
+// Recover, deferred at the top of a handler, turns a panic into a 500 JSON answer and a log line,
+// so that a fault answers like every other error. http.ErrAbortHandler, with which a handler
+// deliberately aborts a response, is passed on.
+func Recover(w http.ResponseWriter, r *http.Request, log *logger.Logger) {
+	if v := recover(); v != nil {
+		Recovered(w, r, log, v)
+	}
+}
+
+// Recovered answers for a panic value that a deferred function recovered itself.
+func Recovered(w http.ResponseWriter, r *http.Request, log *logger.Logger, v interface{}) {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	log.Printf(logger.Error, "recovered from a panic serving %s %s: %v", r.Method, r.URL.Path, v)
+	InternalError.Write(w, r)
 }
