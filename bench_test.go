@@ -59,3 +59,11 @@ func newRole(role string, raw map[string]interface{}, next http.Handler) (http.H
 	}
 	return tokenhandler.New(context.Background(), next, cfg, "bench")
 }
+
+// BenchmarkAgent measures the compiled OAuth Agent's own cost per request.
+func BenchmarkAgent(b *testing.B) {
+	defer logger.SetOutput(nopWriter{})()
+	hotpath.AgentBenchmarks(b, func(raw map[string]interface{}, next http.Handler) (http.Handler, error) {
+		return newRole("oauthAgent", raw, next)
+	})
+}

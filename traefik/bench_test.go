@@ -40,3 +40,8 @@ func BenchmarkConcurrentFirstRequests(b *testing.B) {
 		b.ReportMetric(float64(calls), "introspections/200-requests")
 	}
 }
+
+// BenchmarkAgent measures the OAuth Agent's own cost per request under Yaegi.
+func BenchmarkAgent(b *testing.B) {
+	hotpath.AgentBenchmarks(b, buildInterpreted("oauthAgent"))
+}

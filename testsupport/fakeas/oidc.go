@@ -157,6 +157,7 @@ type Provider struct {
 	lastTokenHeader http.Header
 	lastTokenResp   []byte // JSON
 	lastEndSession  url.Values
+	serverTime      time.Duration
 }
 
 // signingKey is one of the provider's key pairs.
@@ -548,6 +549,12 @@ func appendQuery(rawURL string, params url.Values) (string, error) {
 // ---- HTTP ----
 
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() {
+		p.mu.Lock()
+		p.serverTime += time.Since(start)
+		p.mu.Unlock()
+	}()
 	switch r.URL.Path {
 	case "/.well-known/openid-configuration":
 		p.endpoint(EndpointDiscovery, w, r, p.serveDiscovery)
@@ -1198,4 +1205,12 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwt")
 	w.Header().Set("Cache-Control", fmt.Sprintf("max-age=%d", int(time.Until(expiry).Seconds())))
 	fmt.Fprint(w, jwt)
+}
+
+// ServerTime returns the time the provider spent handling requests, in all: benchmarks subtract
+// it to tell the agent's own cost from the authorization server's.
+func (p *Provider) ServerTime() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.serverTime
 }

@@ -88,6 +88,8 @@ type TraefikOptions struct {
 	Env []string
 	// Stdout receives Traefik's output besides the captured log, if set.
 	Stdout *os.File
+	// LocalPlugins are more local plugins to load, alias to module path (under this checkout).
+	LocalPlugins map[string]string
 }
 
 // Process is a started process whose output is kept for inspection.
@@ -98,6 +100,9 @@ type Process struct {
 	done chan struct{}
 	err  error
 }
+
+// Pid is the process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Output returns everything the process printed so far.
 func (p *Process) Output() string { return p.out.String() }
@@ -164,6 +169,10 @@ func StartTraefik(o TraefikOptions) (*Process, error) {
 	if level == "" {
 		level = "INFO"
 	}
+	plugins := "    tokenhandler:\n      moduleName: " + ModulePath + "\n"
+	for alias, module := range o.LocalPlugins {
+		plugins += "    " + alias + ":\n      moduleName: " + module + "\n"
+	}
 	static := fmt.Sprintf(`# written by traefik/stack for one run
 entryPoints:
   web:
@@ -174,11 +183,9 @@ providers:
     watch: true
 experimental:
   localPlugins:
-    tokenhandler:
-      moduleName: %s
-log:
+%slog:
   level: %s
-`, o.Addr, o.DynamicDir, ModulePath, level)
+`, o.Addr, o.DynamicDir, plugins, level)
 	staticFile := filepath.Join(o.WorkDir, "traefik-static.yml")
 	if err := os.WriteFile(staticFile, []byte(static), 0o644); err != nil {
 		return nil, err
