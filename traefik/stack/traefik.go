@@ -90,6 +90,8 @@ type TraefikOptions struct {
 	Stdout *os.File
 	// LocalPlugins are more local plugins to load, alias to module path (under this checkout).
 	LocalPlugins map[string]string
+	// DebugAddr, when set, serves Traefik's API with its debug endpoints (/debug/pprof/...) there.
+	DebugAddr string
 }
 
 // Process is a started process whose output is kept for inspection.
@@ -173,11 +175,15 @@ func StartTraefik(o TraefikOptions) (*Process, error) {
 	for alias, module := range o.LocalPlugins {
 		plugins += "    " + alias + ":\n      moduleName: " + module + "\n"
 	}
+	debug := ""
+	if o.DebugAddr != "" {
+		debug = fmt.Sprintf("  traefik:\n    address: %q\napi:\n  insecure: true\n  debug: true\n", o.DebugAddr)
+	}
 	static := fmt.Sprintf(`# written by traefik/stack for one run
 entryPoints:
   web:
     address: %q
-providers:
+`+debug+`providers:
   file:
     directory: %q
     watch: true
