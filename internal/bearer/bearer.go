@@ -55,8 +55,10 @@ func parse(header string) (string, error) {
 		return "", ErrTooLong
 	}
 	// Trimming the allowed characters, then the padding, must leave nothing: one compiled call
-	// instead of a loop over the bytes, which Yaegi would interpret.
-	if strings.TrimRight(strings.TrimLeft(token, tokenChars), "=") != "" {
+	// instead of a loop over the bytes, which Yaegi would interpret. At least one character must
+	// come before the padding: "==" alone is no b64token.
+	padding := strings.TrimLeft(token, tokenChars)
+	if len(padding) == len(token) || strings.TrimRight(padding, "=") != "" {
 		return "", ErrMalformed
 	}
 	return token, nil

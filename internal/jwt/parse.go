@@ -76,6 +76,11 @@ func Claims(token string, v interface{}) error {
 }
 
 func decodePart(part string) ([]byte, error) {
+	// The base64 decoder skips '\r' and '\n'; a compact JWT has neither, and one that passed
+	// with them would go on to an upstream Authorization header with a line break in it.
+	if strings.ContainsAny(part, "\r\n") {
+		return nil, ErrEncoding
+	}
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(part, "="))
 	if err != nil {
 		return nil, ErrEncoding

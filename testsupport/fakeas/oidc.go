@@ -158,6 +158,7 @@ type Provider struct {
 	lastTokenResp   []byte // JSON
 	lastEndSession  url.Values
 	serverTime      time.Duration
+	introspections  map[string]int // access token -> introspection calls
 }
 
 // signingKey is one of the provider's key pairs.
@@ -207,12 +208,13 @@ func NewProvider(t interface{ Cleanup(func()) }, opts ProviderOptions) *Provider
 		panic("fakeas: unsupported ClientAuth " + opts.ClientAuth)
 	}
 	p := &Provider{
-		opts:          opts,
-		faults:        map[string]Fault{},
-		calls:         map[string]int{},
-		codes:         map[string]*authorization{},
-		accessTokens:  map[string]time.Time{},
-		refreshTokens: map[string]*session{},
+		opts:           opts,
+		faults:         map[string]Fault{},
+		calls:          map[string]int{},
+		codes:          map[string]*authorization{},
+		accessTokens:   map[string]time.Time{},
+		refreshTokens:  map[string]*session{},
+		introspections: map[string]int{},
 	}
 	p.keys = []*signingKey{p.newKey("key")}
 	if opts.TLS {
@@ -1189,6 +1191,7 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	expiry, active := p.accessTokens[token]
 	key := p.keys[0]
+	p.introspections[token]++
 	p.mu.Unlock()
 	if !active || !time.Now().Before(expiry) {
 		w.WriteHeader(http.StatusNoContent)
@@ -1213,4 +1216,15 @@ func (p *Provider) ServerTime() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.serverTime
+}
+
+// IntrospectionsPerToken returns how many times each access token was introspected.
+func (p *Provider) IntrospectionsPerToken() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.introspections))
+	for k, v := range p.introspections {
+		out[k] = v
+	}
+	return out
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/traefik/soak"
 	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
 )
 
@@ -67,6 +69,10 @@ func run(root, out string, count int, skipLoad bool) error {
 			return err
 		}
 		fmt.Fprintf(report, "\n![Throughput relative to no middleware](benchmarks.svg)\n")
+		log("soak: 1,000 sessions for 60 s")
+		if err := soakRun(root, report); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(out, report.Bytes(), 0o644); err != nil {
 		return err
@@ -218,4 +224,33 @@ func writeAgent(w *bytes.Buffer, compiled, interpreted map[string]result) {
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f | %.1f× |\n", p.label, cs, c.allocsPerOp, ys, y.allocsPerOp, ratio)
 	}
+}
+
+// soakRun reports the soak: 1,000 signed-in sessions for 60 s at 400 requests/s.
+func soakRun(root string, w *bytes.Buffer) error {
+	c := &testingCleanup{}
+	defer c.run()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := soak.Run(ctx, soak.Options{Root: root, Sessions: 1000, Rate: 400, Duration: 60 * time.Second, CacheSeconds: 20}, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n## Soak: 1,000 sessions for a minute\n\n")
+	fmt.Fprintf(w, "1,000 browsers signed in through the agent (in Traefik, against the in-process OpenID Connect\nprovider), then %d API requests/s through bffToken + phantomToken (`tokenCacheSeconds: %d`) for %s\n(the same run as `TestSoakThroughTraefik`).\n\n", res.Rate, res.CacheSeconds, res.Duration)
+	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+	fmt.Fprintf(w, "| requests (achieved rate) | %d (%.0f/s) |\n", res.Requests, res.AchievedRate)
+	fmt.Fprintf(w, "| answers | %v, transport errors %d |\n", res.Statuses, res.TransportErrs)
+	fmt.Fprintf(w, "| latency p50 / p99 | %.2f ms / %.2f ms |\n", float64(res.P50.Microseconds())/1000, float64(res.P99.Microseconds())/1000)
+	fmt.Fprintf(w, "| Traefik resident memory, every 5 s | %s MB |\n", formatSamples(res.RSSMB))
+	fmt.Fprintf(w, "| introspection calls | %d for %d tokens: %d to %d per token over %d cache periods |\n", res.Introspections, res.Tokens, res.PerTokenMin, res.PerTokenMax, res.Periods())
+	return nil
+}
+
+func formatSamples(values []float64) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = fmt.Sprintf("%.0f", v)
+	}
+	return strings.Join(parts, ", ")
 }
