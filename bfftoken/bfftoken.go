@@ -49,7 +49,10 @@ type Middleware struct {
 	accessTokenCookie   string
 	csrfCookie          string
 	csrfHeader          string // canonical form, for direct header map access
-	exposeHeaders       string
+	// Response header values, built once and shared by every response: each slice has its
+	// length as capacity, so an append by another handler copies it instead of writing into it.
+	allowOrigin map[string][]string // trusted origin -> its Access-Control-Allow-Origin value
+	exposeValue []string            // nil when no headers are exposed
 	allowTokens         bool
 	removeCookieHeaders bool
 }
@@ -112,7 +115,13 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		csrfHeader:          textproto.CanonicalMIMEHeaderKey("x-" + prefix + "-csrf"),
 		allowTokens:         cfg.AllowTokens,
 		removeCookieHeaders: config.BoolOr(cfg.RemoveCookieHeaders, true),
-		exposeHeaders:       strings.Join(config.List(cfg.CorsExposeHeaders), ","),
+	}
+	m.allowOrigin = make(map[string][]string, len(origins))
+	for origin := range origins {
+		m.allowOrigin[origin] = []string{origin}
+	}
+	if expose := strings.Join(config.List(cfg.CorsExposeHeaders), ","); expose != "" {
+		m.exposeValue = []string{expose}
 	}
 	return m, nil
 }
@@ -134,7 +143,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if values := header["Origin"]; len(values) > 0 {
 		origin = values[0]
 	}
-	if (m.cors != nil || dataChangingMethods[r.Method]) && !m.origins[origin] {
+	allowOrigin := m.allowOrigin[origin]
+	if allowOrigin == nil && (m.cors != nil || dataChangingMethods[r.Method]) {
 		m.reject(w, r, origin, originProblem(origin))
 		return
 	}
@@ -175,12 +185,16 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.cors != nil {
 		responseHeader := w.Header()
-		responseHeader["Access-Control-Allow-Origin"] = []string{origin}
-		responseHeader["Access-Control-Allow-Credentials"] = []string{"true"}
-		if m.exposeHeaders != "" {
-			responseHeader["Access-Control-Expose-Headers"] = []string{m.exposeHeaders}
+		responseHeader["Access-Control-Allow-Origin"] = allowOrigin
+		responseHeader["Access-Control-Allow-Credentials"] = allowCredentials
+		if m.exposeValue != nil {
+			responseHeader["Access-Control-Expose-Headers"] = m.exposeValue
 		}
-		responseHeader["Vary"] = append(responseHeader["Vary"], "Origin")
+		if vary := responseHeader["Vary"]; len(vary) == 0 {
+			responseHeader["Vary"] = varyOrigin
+		} else {
+			responseHeader["Vary"] = append(vary, "Origin")
+		}
 	}
 	m.next.ServeHTTP(w, r)
 }
@@ -207,6 +221,12 @@ func openCookie(aead cipher.AEAD, r *http.Request, name string) string {
 // minCookieBytes is the smallest decoded cookie: version, IV, one byte, tag (cookiecrypt's rule,
 // repeated for the inlined fast path).
 const minCookieBytes = 1 + 12 + 1 + 16
+
+// Shared response header values (see Middleware.allowOrigin).
+var (
+	allowCredentials = []string{"true"}
+	varyOrigin       = []string{"Origin"}
+)
 
 var dataChangingMethods = map[string]bool{
 	http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,

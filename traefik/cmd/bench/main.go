@@ -167,6 +167,25 @@ func writeHotPaths(w *bytes.Buffer, compiled, interpreted map[string]result) {
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f | %.1f× |\n", p.label, c.nsPerOp, c.allocsPerOp, y.nsPerOp, y.allocsPerOp, ratio)
 	}
+	pass := interpreted["BenchmarkHotPath/PassThrough"].nsPerOp
+	passC := compiled["BenchmarkHotPath/PassThrough"].nsPerOp
+	bff := interpreted["BenchmarkHotPath/BFFTokenGET"].nsPerOp
+	bffC := compiled["BenchmarkHotPath/BFFTokenGET"].nsPerOp
+	hit := interpreted["BenchmarkHotPath/PhantomTokenCacheHit"].nsPerOp
+	hitC := compiled["BenchmarkHotPath/PhantomTokenCacheHit"].nsPerOp
+	fmt.Fprintf(w, `
+The first row is the floor: a plugin that only calls the next handler costs %.1f µs under Yaegi
+(its harness, a fresh header map per request, costs %.1f µs compiled). Above that floor,
+bffToken's GET costs %.1f µs interpreted against %.1f µs compiled, and a phantomToken cache hit
+%.1f µs against %.1f µs. The compiled work is what the task needs (an AES-GCM open, a SHA-256, a
+map lookup); under Yaegi every statement of the plugin's own code is interpreted and every call
+into the standard library goes through reflection, so the ratio is set by how many statements
+and calls a request takes, not by the crypto, which runs compiled either way. A CPU profile of the
+interpreted path shows the time in Yaegi's call machinery (reflect.Value.Call, frame allocation by
+reflect.New, one allocation per frame slot) rather than in the plugin's work; the hot paths
+were rewritten accordingly (no interpreted function calls, header maps read and written directly,
+response header values built once), which took bffToken's GET from 25 µs to the figure above.
+`, pass/1000, passC/1000, (bff-pass)/1000, (bffC-passC)/1000, (hit-pass)/1000, (hitC-passC)/1000)
 }
 
 func writeCache(w *bytes.Buffer, compiled, interpreted, heap map[string]result) {
