@@ -132,14 +132,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		errs.Add("cookieDomain", "must be a domain name, got %q", cfg.CookieDomain)
 	}
 	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
-	key := errs.Secret("encryptionKey", cfg.EncryptionKey, cfg.EncryptionKeyFile, true)
-	previous := errs.SecretList("previousEncryptionKeys", cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
-	var cookieCipher *cookiecrypt.Cipher
-	if key != "" {
-		c, err := cookiecrypt.NewCipher(key, previous)
-		errs.AddErr("encryptionKey", err)
-		cookieCipher = c
-	}
+	cookieCipher := errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
 	origins, err := cors.ParseOrigins(config.List(cfg.TrustedWebOrigins))
 	errs.AddErr("trustedWebOrigins", err)
 	var policy *cors.Policy

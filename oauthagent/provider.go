@@ -108,6 +108,13 @@ func (p *provider) discover() (*endpoints, error) {
 	if doc.AuthorizationEndpoint == "" || doc.TokenEndpoint == "" || doc.JwksURI == "" {
 		return nil, errors.New("discovery: the document lacks authorization_endpoint, token_endpoint or jwks_uri")
 	}
+	// Checked as configured endpoints are: the authorization and end-session URLs go to the
+	// browser, and a javascript: URL there would run in the SPA's origin.
+	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI} {
+		if endpoint != "" && !isHTTPURL(endpoint) {
+			return nil, errors.New("discovery: the document has an endpoint that is not an http or https URL")
+		}
+	}
 	return &endpoints{
 		authorization: doc.AuthorizationEndpoint,
 		token:         doc.TokenEndpoint,

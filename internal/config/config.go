@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 )
 
 // Errors collects configuration problems so that New reports all of them at once, each naming
@@ -175,4 +177,21 @@ func (e *Errors) CookieNamePrefix(key, prefix string) {
 	case strings.Trim(prefix, cookieNameChars) != "":
 		e.Add(key, "may contain only letters, digits, '-', '_' and '.', got %q", prefix)
 	}
+}
+
+// CookieCipher builds the cookie cipher from the encryptionKey / encryptionKeyFile and
+// previousEncryptionKeys / previousEncryptionKeysFile keys, recording any problem; it returns nil
+// when there is one.
+func (e *Errors) CookieCipher(key, keyFile string, previous []string, previousFile string) *cookiecrypt.Cipher {
+	current := e.Secret("encryptionKey", key, keyFile, true)
+	older := e.SecretList("previousEncryptionKeys", previous, previousFile)
+	if current == "" {
+		return nil
+	}
+	c, err := cookiecrypt.NewCipher(current, older)
+	if err != nil {
+		e.AddErr("encryptionKey", err)
+		return nil
+	}
+	return c
 }
