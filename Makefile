@@ -21,6 +21,19 @@ test-unit:
 
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./internal/cookiecrypt
+	$(GO) test -run '^$$' -fuzz '^FuzzToken$$' -fuzztime $(FUZZTIME) ./internal/bearer
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/jwt
+	$(GO) test -run '^$$' -fuzz '^FuzzParseJWKS$$' -fuzztime $(FUZZTIME) ./internal/jwt
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifySignature$$' -fuzztime $(FUZZTIME) ./internal/jwt
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./bfftoken
+	$(GO) test -run '^$$' -fuzz '^FuzzIntrospectionAnswer$$' -fuzztime $(FUZZTIME) ./phantomtoken
+	$(GO) test -run '^$$' -fuzz '^FuzzMaxAge$$' -fuzztime $(FUZZTIME) ./phantomtoken
+	$(GO) test -run '^$$' -fuzz '^FuzzLoginStart$$' -fuzztime $(FUZZTIME) ./oauthagent
+	$(GO) test -run '^$$' -fuzz '^FuzzLoginEnd$$' -fuzztime $(FUZZTIME) ./oauthagent
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenResponse$$' -fuzztime $(FUZZTIME) ./oauthagent
+	$(GO) test -run '^$$' -fuzz '^FuzzDiscovery$$' -fuzztime $(FUZZTIME) ./oauthagent
+	$(GO) test -run '^$$' -fuzz '^FuzzUserInfo$$' -fuzztime $(FUZZTIME) ./oauthagent
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) .
 
 test-traefik: $(TRAEFIK)
 	cd traefik && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...

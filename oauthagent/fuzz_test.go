@@ -231,13 +231,17 @@ func setCookies(rec *httptest.ResponseRecorder) map[string]string {
 	return out
 }
 
-// effectiveStatus is the final status a client sees when the fake provider answers status and a
-// body: a 1xx other than 101 is informational, and the body that follows makes a 200.
-func effectiveStatus(status int) int {
-	if status < 200 && status != http.StatusSwitchingProtocols {
-		return http.StatusOK
+// effectiveStatus is the final status a client sees when the fake provider answers status, a
+// Content-Type and a body: a 1xx other than 101 is informational, and the body that follows
+// makes a 200. It reports false when the client refuses the answer for its Content-Type.
+func effectiveStatus(status int, contentType string) (int, bool) {
+	if !fuzzcheck.WellFormedHeaderValue(contentType) {
+		return 0, false
 	}
-	return status
+	if status < 200 && status != http.StatusSwitchingProtocols {
+		return http.StatusOK, true
+	}
+	return status, true
 }
 
 // FuzzLoginStart posts arbitrary bodies (extraParams in any shape) to /login/start, with an
@@ -524,13 +528,16 @@ func FuzzTokenResponse(f *testing.F) {
 		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
 		s := fuzzcheck.Status(status)
 		body = strings.ReplaceAll(fuzzcheck.Cap(body, fuzzBodyCap), "{{ID_TOKEN}}", idToken)
-		a.p.Fail(fakeas.EndpointToken, fakeas.Fault{Status: s, Body: body, ContentType: fuzzcheck.Cap(contentType, 1024)})
+		contentType = fuzzcheck.Cap(contentType, 1024)
+		a.p.Fail(fakeas.EndpointToken, fakeas.Fault{Status: s, Body: body, ContentType: contentType})
 		// The faulted token endpoint reads no code, so one made-up code does for every input.
 		pageURL := a.p.Options().RedirectURI + "?code=fuzz-code&state=" + url.QueryEscape(a.state)
 		rec, code := a.serve(t, a.agent, http.MethodPost, "/login/end", pageURLBody(pageURL), a.loginCookie,
 			http.StatusOK, http.StatusBadRequest, http.StatusBadGateway)
-		eff := effectiveStatus(s)
+		eff, known := effectiveStatus(s, contentType)
 		switch {
+		case !known:
+			// The client refuses the answer: 502, or any of the statuses above.
 		case eff >= 400 && eff < 500:
 			if rec.Code != http.StatusBadRequest || code != "authorization_error" {
 				t.Fatalf("token endpoint %d: %d %s", s, rec.Code, code)
@@ -618,7 +625,8 @@ func FuzzDiscovery(f *testing.F) {
 		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
 		s := fuzzcheck.Status(status)
 		body = strings.ReplaceAll(fuzzcheck.Cap(body, fuzzBodyCap), "{{ISSUER}}", p.Issuer())
-		p.Fail(fakeas.EndpointDiscovery, fakeas.Fault{Status: s, Body: body, ContentType: fuzzcheck.Cap(contentType, 1024)})
+		contentType = fuzzcheck.Cap(contentType, 1024)
+		p.Fail(fakeas.EndpointDiscovery, fakeas.Fault{Status: s, Body: body, ContentType: contentType})
 		// A configuration of its own makes a discovery state of its own.
 		counter++
 		agent := buildAgent(t, agentConfig(p, map[string]interface{}{"endSessionEndpoint": fmt.Sprintf("%s?fuzz=%d", p.EndSessionURL(), counter)}))
@@ -636,7 +644,7 @@ func FuzzDiscovery(f *testing.F) {
 			}
 			return
 		}
-		if eff := effectiveStatus(s); eff != http.StatusOK {
+		if eff, known := effectiveStatus(s, contentType); !known || eff != http.StatusOK {
 			t.Fatalf("discovery answered %d, yet /login/start worked", s)
 		}
 		if decodeErr != nil || strings.TrimSuffix(d.Issuer, "/") != p.Issuer() ||
@@ -711,13 +719,17 @@ func FuzzUserInfo(f *testing.F) {
 		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
 		s := fuzzcheck.Status(status)
 		body = fuzzcheck.Cap(body, fuzzBodyCap)
-		a.p.Fail(fakeas.EndpointUserinfo, fakeas.Fault{Status: s, Body: body, ContentType: fuzzcheck.Cap(contentType, 1024)})
+		contentType = fuzzcheck.Cap(contentType, 1024)
+		a.p.Fail(fakeas.EndpointUserinfo, fakeas.Fault{Status: s, Body: body, ContentType: contentType})
 		rec, code := a.serve(t, a.agent, http.MethodGet, "/userInfo", "", a.sessionCookies,
 			http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusBadGateway)
 		var want int
 		var wantCode string
 		var object map[string]interface{}
-		switch eff := effectiveStatus(s); {
+		eff, known := effectiveStatus(s, contentType)
+		switch {
+		case !known:
+			want, wantCode = http.StatusBadGateway, "authorization_server_error" // the client refuses the answer
 		case eff == http.StatusUnauthorized:
 			want, wantCode = http.StatusUnauthorized, "token_expired"
 		case eff >= 400 && eff < 500:

@@ -200,7 +200,7 @@ func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
 		writeJSON(w, loginEndAnswer{})
 		return nil
 	}
-	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	csrf := a.csrfToken(r)
 	if csrf == "" || a.decryptCookie(r, a.cookies.accessToken.name) == "" {
 		a.log.Printf(logger.Info, "session cookies that do not decrypt were cleared on %s", r.URL.Path)
 		a.cookies.clearSession(w.Header())
@@ -229,6 +229,11 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 	}
 	login := pending.Logins[match]
 	pending.Logins = append(pending.Logins[:match], pending.Logins[match+1:]...)
+	// The state is used up now, whatever happens next, so that a failed completion cannot be
+	// retried with it (RFC 9700 §4.2.4); other tabs' pending logins stay.
+	if f := a.writeLoginState(w.Header(), pending); f != nil {
+		return f
+	}
 
 	e, err := a.provider.endpoints()
 	if err != nil {
@@ -253,9 +258,9 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 	}
 
 	// Another tab may already be signed in: keep its CSRF value, which that tab holds in memory.
-	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	csrf := a.csrfToken(r)
 	if csrf == "" {
-		if csrf, err = randomToken(); err != nil {
+		if csrf, err = newCSRFToken(); err != nil {
 			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
 		}
 	}
@@ -264,9 +269,6 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 		return f
 	}
 	if f := a.setCookie(h, a.cookies.csrf, csrf); f != nil {
-		return f
-	}
-	if f := a.writeLoginState(h, pending); f != nil {
 		return f
 	}
 	if f := a.setTokenCookies(h, tokens); f != nil {
@@ -311,4 +313,32 @@ func idTokenFailure(err error) *failure {
 		return serverFailure("ID token: " + err.Error())
 	}
 	return &failure{answer: apierror.AgentInvalidIDToken, level: logger.Warn, problem: "ID token: " + err.Error()}
+}
+
+// csrfTokenPrefix starts the CSRF tokens this agent makes. The cookie format has no associated
+// data, so a cookie's ciphertext could be moved under another cookie's name; a -csrf plaintext
+// must look like a CSRF token before /login/end hands it to JavaScript, so that a token moved
+// there never is.
+const csrfTokenPrefix = "csrf1_"
+
+// newCSRFToken returns a fresh CSRF token.
+func newCSRFToken() (string, error) {
+	random, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	return csrfTokenPrefix + random, nil
+}
+
+// csrfToken returns the -csrf cookie's plaintext if it is a CSRF token: ours, or the 64
+// alphanumeric characters of Curity's agents (so that sessions survive a move from theirs to ours).
+func (a *Agent) csrfToken(r *http.Request) string {
+	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	switch {
+	case strings.HasPrefix(csrf, csrfTokenPrefix) && len(csrf) == len(csrfTokenPrefix)+43:
+		return csrf
+	case len(csrf) == 64 && strings.Trim(csrf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == "":
+		return csrf
+	}
+	return ""
 }

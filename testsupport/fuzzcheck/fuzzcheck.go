@@ -48,6 +48,19 @@ func Status(v int) int {
 	return 100 + v%500
 }
 
+// WellFormedHeaderValue reports whether a server that sets s as a header value sends a response
+// that Go's client reads: Go's server turns CR and LF into spaces, but another control character
+// makes the client refuse the whole response (so that, for example, a 204 with such a header is a
+// transport error, not a 204).
+func WellFormedHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < ' ' && b != '\t' && b != '\r' && b != '\n') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrorBody is the JSON body of every error answer of the three roles.
 type ErrorBody struct {
 	Code    string `json:"code"`

@@ -337,7 +337,10 @@ var cookiePaths = map[string]string{
 }
 
 var securityScenarios = []securityScenario{
-	{"every Set-Cookie is HttpOnly, Secure, SameSite=Strict, host-only, a session cookie, on its own path", func(t *testing.T, roles Roles) {
+	// Every Set-Cookie of a whole session (login, refresh, logout, session end) is HttpOnly, Secure,
+	// SameSite=Strict, host-only (no Domain), a session cookie, and on its own Path; cleared
+	// cookies expire with the same attributes.
+	{"cookie attributes on every Set-Cookie", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.wholeSession()
 		seen := map[string]bool{}
@@ -374,13 +377,19 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"no answer carries a token outside an encrypted cookie (but the logout URL's id_token_hint), and the API never gets the cookies", func(t *testing.T, roles Roles) {
+	// No answer of a whole session carries an access, refresh or ID token outside an encrypted
+	// cookie, except the logout URL's id_token_hint; every agent answer with a body is no-store;
+	// the API never receives the Cookie header.
+	{"no token in any answer", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		tokens := d.wholeSession()
 		if len(tokens) < 9 {
 			t.Fatalf("the session issued %d tokens, want at least 9", len(tokens))
 		}
 		for _, a := range d.answers.all() {
+			if strings.HasPrefix(a.path, "/oauth-agent/") && a.body != "" && a.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("the answer to %s %s (%d) may be cached: Cache-Control %q", a.method, a.path, a.status, a.header.Get("Cache-Control"))
+			}
 			body := a.body
 			if a.path == "/oauth-agent/logout" && a.status == http.StatusOK {
 				// The one exception, by design: the logout URL carries the ID token as its
@@ -418,7 +427,8 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"the agent never redirects: no answer is a 3xx or carries Location", func(t *testing.T, roles Roles) {
+	// No answer of a whole session is a 3xx or carries a Location header.
+	{"the agent never redirects", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.wholeSession()
 		for _, a := range d.answers.all() {
@@ -427,7 +437,9 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"open redirect: /login/end with a pageUrl on another origin uses only its query and answers JSON", func(t *testing.T, roles Roles) {
+	// /login/end reads only the query of pageUrl: a pageUrl on another origin gets JSON, never a
+	// redirect, and the code is exchanged with the configured redirect_uri.
+	{"open redirect via pageUrl", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		callback, _ := url.Parse(d.authorize(d.startLogin()))
 		for _, page := range []string{
@@ -455,7 +467,9 @@ var securityScenarios = []securityScenario{
 			t.Fatalf("the code was exchanged with redirect_uri %q, want the configured %q", got, d.p.Options().RedirectURI)
 		}
 	}},
-	{"open redirect: /login/start's redirect_uri is the configured one whatever the request carries", func(t *testing.T, roles Roles) {
+	// The authorization request's redirect_uri is the configured one whatever /login/start's query
+	// or body carry; extraParams cannot set it (or response_mode, request, request_uri).
+	{"open redirect via redirect_uri", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		resp := d.browser.Do(t, http.MethodPost, AgentBase+"/login/start?redirect_uri=https%3A%2F%2Fevil.example%2F&redirectUri=https%3A%2F%2Fevil.example%2F",
 			`{"redirect_uri":"https://evil.example/","redirectUri":"https://evil.example/","extraParams":[{"key":"prompt","value":"login"}]}`, nil)
@@ -471,7 +485,9 @@ var securityScenarios = []securityScenario{
 			expect(t, "extraParams "+key, d.post("/login/start", `{"extraParams":[{"key":"`+key+`","value":"https://evil.example/"}]}`, nil), http.StatusBadRequest, "invalid_request")
 		}
 	}},
-	{"open redirect: /logout's post_logout_redirect_uri is the configured one whatever the request carries", func(t *testing.T, roles Roles) {
+	// The logout URL's post_logout_redirect_uri is the configured one whatever /logout's query, body
+	// or Referer carry; without an end-session endpoint the URL is the configured one itself.
+	{"open redirect via post_logout_redirect_uri", func(t *testing.T, roles Roles) {
 		for _, endSession := range []bool{true, false} {
 			d := newDeployment(t, roles, deploymentOptions{})
 			if !endSession {
@@ -509,7 +525,10 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"Origin null, missing or untrusted is refused on every agent endpoint, even with a valid session and CSRF header", func(t *testing.T, roles Roles) {
+	// With a valid session, pending login and CSRF header, a missing, null, untrusted, sibling,
+	// plain-HTTP, explicit-port, upper-case or slash-suffixed Origin is 401 on every agent endpoint,
+	// without CORS headers or cookies, and reaches no authorization server endpoint.
+	{"bad Origin on every agent endpoint", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		csrf := d.login()
 		d.startLogin() // a pending login too
@@ -542,7 +561,9 @@ var securityScenarios = []securityScenario{
 		// The session is untouched: logout did not happen.
 		expect(t, "userInfo from the SPA", d.get("/userInfo"), http.StatusOK, "")
 	}},
-	{"Origin null, missing or untrusted is refused by bffToken for every method, even with valid cookies and CSRF header", func(t *testing.T, roles Roles) {
+	// The same Origins are 401 at bffToken for GET, HEAD, POST, PUT, PATCH and DELETE with valid
+	// cookies and CSRF header (and, with CORS disabled, for the data-changing methods).
+	{"bad Origin on every bffToken method", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		csrf := d.login()
 		cookies := [][2]string{{"example-at", d.cookie("example-at")}, {"example-csrf", d.cookie("example-csrf")}}
@@ -577,7 +598,9 @@ var securityScenarios = []securityScenario{
 			t.Fatalf("%d refused requests reached the API", same.api.count())
 		}
 	}},
-	{"cookie swap: the -at value presented as -csrf does not pass the CSRF checks", func(t *testing.T, roles Roles) {
+	// The -at cookie's value under the -csrf name: the real CSRF token no longer matches, at bffToken
+	// and at /refresh and /logout.
+	{"swap -at into -csrf", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		csrf := d.login()
 		at := d.cookie("example-at")
@@ -594,7 +617,9 @@ var securityScenarios = []securityScenario{
 			t.Fatal("a request with the -at value as -csrf got through")
 		}
 	}},
-	{"cookie swap: the -csrf value presented as -at reaches the API as a bearer token that introspection refuses", func(t *testing.T, roles Roles) {
+	// The -csrf cookie's value under the -at name: bffToken sends the CSRF token as the bearer token;
+	// introspection finds it inactive (401), and userinfo refuses it (token_expired).
+	{"swap -csrf into -at", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		csrf := d.login()
 		swapped := [][2]string{{"example-at", d.cookie("example-csrf")}, {"example-csrf", d.cookie("example-csrf")}}
@@ -615,7 +640,9 @@ var securityScenarios = []securityScenario{
 		resp := send(t, d.host, http.MethodGet, AgentBase+"/userInfo", SPAOrigin, swapped, nil)
 		expect(t, "userInfo", resp, http.StatusUnauthorized, "token_expired")
 	}},
-	{"cookie swap: the -login value presented as -at is refused as a malformed bearer token", func(t *testing.T, roles Roles) {
+	// The -login cookie's value under the -at name: its JSON plaintext is not a bearer token; 401
+	// without an introspection call.
+	{"swap -login into -at", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.login()
 		d.startLogin()
@@ -631,7 +658,8 @@ var securityScenarios = []securityScenario{
 		notServerError(t, "userInfo", resp)
 		expect(t, "userInfo", resp, http.StatusUnauthorized, "token_expired")
 	}},
-	{"cookie swap: the refresh and ID tokens presented as -at are refused by introspection", func(t *testing.T, roles Roles) {
+	// The refresh token and ID token cookies under the -at name: introspection finds them inactive.
+	{"swap -auth -id -idhint into -at", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.login()
 		for _, name := range []string{"example-auth", "example-id", "example-idhint"} {
@@ -646,7 +674,9 @@ var securityScenarios = []securityScenario{
 			t.Fatal("the API was reached with a refresh or ID token")
 		}
 	}},
-	{"cookie swap: the -id or -at value presented as -auth ends in session_expired", func(t *testing.T, roles Roles) {
+	// Another cookie's value under the -auth name: the refresh fails with session_expired and the
+	// session cookies are cleared.
+	{"swap -id -at -csrf into -auth", func(t *testing.T, roles Roles) {
 		for _, name := range []string{"example-id", "example-at", "example-csrf"} {
 			d := newDeployment(t, roles, deploymentOptions{})
 			csrf := d.login()
@@ -661,7 +691,8 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"cookie swap: the -at or -csrf value presented as -id is refused by /claims", func(t *testing.T, roles Roles) {
+	// Another cookie's value under the -id name: /claims answers 400 invalid_request.
+	{"swap -at -csrf -auth into -id", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.login()
 		for _, name := range []string{"example-at", "example-csrf", "example-auth"} {
@@ -669,7 +700,8 @@ var securityScenarios = []securityScenario{
 			expect(t, name+" as -id", resp, http.StatusBadRequest, "invalid_request")
 		}
 	}},
-	{"cookie swap: /login/end never hands a token to JavaScript as the CSRF value", func(t *testing.T, roles Roles) {
+	// A token cookie's value under the -csrf name must not come back as /login/end's csrf member.
+	{"swap a token into -csrf at login end", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.login()
 		tokens := tokensOf(d.p)
@@ -679,13 +711,15 @@ var securityScenarios = []securityScenario{
 			notServerError(t, name+" as -csrf", resp)
 			for _, token := range tokens {
 				if strings.Contains(string(resp.Body), token) {
-					t.Skipf("known issue: POST /login/end with the %s value in the -csrf cookie answers %d with that cookie's "+
-						"plaintext (a token) as \"csrf\" (oauthagent/login.go reportSession echoes any -csrf plaintext)", name, resp.Status)
+					t.Fatalf("POST /login/end with the %s value in the -csrf cookie answers %d with that cookie's "+
+						"plaintext (a token) as \"csrf\"", name, resp.Status)
 				}
 			}
 		}
 	}},
-	{"a state is consumed by a failed completion too", func(t *testing.T, roles Roles) {
+	// A state used by a /login/end that failed (the token endpoint refused the code) must not complete
+	// a login afterwards (RFC 9700 §4.2.4).
+	{"state consumed by a failed completion", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.startLogin() // a second pending login, so that the -login cookie is not simply cleared
 		callback, _ := url.Parse(d.authorize(d.startLogin()))
@@ -697,13 +731,10 @@ var securityScenarios = []securityScenario{
 		q.Set("code", code)
 		callback.RawQuery = q.Encode()
 		resp := d.endLogin(callback.String())
-		if resp.Status == http.StatusOK {
-			t.Skip("known issue: after POST /login/end failed at the token endpoint, the same state completes a login " +
-				"(oauthagent/login.go completeLogin rewrites the -login cookie only on success)")
-		}
 		expect(t, "the state again", resp, http.StatusBadRequest, "invalid_request")
 	}},
-	{"a pending login expires after 10 minutes", func(t *testing.T, roles Roles) {
+	// A pending login in the -login cookie that is 11 minutes old is not a pending login any more.
+	{"pending login expires after 10 minutes", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		cipher, err := cookiecrypt.NewCipher(agentKey, nil)
 		if err != nil {
@@ -739,7 +770,8 @@ var securityScenarios = []securityScenario{
 			t.Fatal("an expired pending login reached the token endpoint")
 		}
 	}},
-	{"at most 5 pending logins are kept, the oldest dropped", func(t *testing.T, roles Roles) {
+	// The -login cookie keeps the 5 newest pending logins: the sixth login drops the first.
+	{"at most 5 pending logins", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		var callbacks []string
 		for i := 0; i < 6; i++ {
@@ -751,7 +783,8 @@ var securityScenarios = []securityScenario{
 		expect(t, "the oldest login", d.endLogin(callbacks[0]), http.StatusBadRequest, "invalid_request")
 		expect(t, "the newest login", d.endLogin(callbacks[5]), http.StatusOK, "")
 	}},
-	{"an unknown kid is looked up in the JWKS at most once per 30 seconds", func(t *testing.T, roles Roles) {
+	// ID tokens with one unknown kid cause one JWKS fetch in 30 seconds, however many arrive.
+	{"unknown kid refetch rate limit", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.p.SignWithUnpublishedKey(true)
 		for i := 0; i < 3; i++ {
@@ -761,7 +794,9 @@ var securityScenarios = []securityScenario{
 			t.Fatalf("3 ID tokens with one unknown kid made %d JWKS fetches, want 1", calls)
 		}
 	}},
-	{"an invalid ID token from a refresh is refused and no cookie is rewritten", func(t *testing.T, roles Roles) {
+	// An ID token from a refresh with a wrong iss or aud, expired or unsigned is refused with 400
+	// and no cookie is rewritten.
+	{"invalid ID token on refresh", func(t *testing.T, roles Roles) {
 		tampers := map[string]func(c, h map[string]interface{}){
 			"wrong iss": func(c, h map[string]interface{}) { c["iss"] = "https://evil.example" },
 			"wrong aud": func(c, h map[string]interface{}) { c["aud"] = "another-client" },
@@ -784,7 +819,9 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"back-channel TLS is verified by default", func(t *testing.T, roles Roles) {
+	// The agent and phantomToken refuse an authorization server whose certificate they cannot
+	// verify; insecureSkipVerify (phantomToken) turns the check off.
+	{"back-channel TLS verified by default", func(t *testing.T, roles Roles) {
 		p := fakeas.NewProvider(t, fakeas.ProviderOptions{TLS: true})
 		agent, err := roles("oauthAgent")(AgentConfig(p, nil), http.NotFoundHandler())
 		if err != nil {
@@ -817,7 +854,8 @@ var securityScenarios = []securityScenario{
 			t.Fatalf("phantomToken with insecureSkipVerify: %d, want 401 (the endpoint reached, the token inactive)", rec.Code)
 		}
 	}},
-	{"the agent runs only as a confidential client", func(t *testing.T, roles Roles) {
+	// The agent does not start without a client secret, or with another client authentication.
+	{"confidential client only", func(t *testing.T, roles Roles) {
 		p := fakeas.NewProvider(t, fakeas.ProviderOptions{})
 		for _, tc := range []struct {
 			extra map[string]interface{}
@@ -834,7 +872,8 @@ var securityScenarios = []securityScenario{
 			}
 		}
 	}},
-	{"answers from the authorization server over 256 KiB are refused", func(t *testing.T, roles Roles) {
+	// A token response or JWKS over 256 KiB is refused with 502.
+	{"back-channel answers bounded to 256 KiB", func(t *testing.T, roles Roles) {
 		huge := `{"access_token":"` + strings.Repeat("a", 300*1024) + `","token_type":"Bearer"}`
 		for _, endpoint := range []string{fakeas.EndpointToken, fakeas.EndpointJWKS} {
 			d := newDeployment(t, roles, deploymentOptions{})
@@ -842,7 +881,8 @@ var securityScenarios = []securityScenario{
 			expect(t, endpoint, d.endLogin(d.authorize(d.startLogin())), http.StatusBadGateway, "authorization_server_error")
 		}
 	}},
-	{"configuration errors never repeat a secret", func(t *testing.T, roles Roles) {
+	// Configuration errors name the key, never the secret or key value given.
+	{"configuration errors hide secrets", func(t *testing.T, roles Roles) {
 		p := fakeas.NewProvider(t, fakeas.ProviderOptions{})
 		const secret = "s3cret-Value-that-must-not-be-echoed"
 		badKey := "zz" + agentKey[2:]
