@@ -254,52 +254,11 @@ func TestRealTraefikWholeChain(t *testing.T) {
 	upstream := echoUpstream(t)
 	p := fakeas.NewProvider(t, fakeas.ProviderOptions{RedirectURI: "http://www.example.localhost:8080/"})
 	const key = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
-	dynamic := `
-http:
-  routers:
-    agent:
-      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/oauth-agent`" + `)
-      middlewares: [oauth-agent]
-      service: noop@internal
-    api:
-      rule: Host(` + "`api.example.localhost`" + `) && PathPrefix(` + "`/api`" + `)
-      middlewares: [bff-token, phantom-token]
-      service: echo
-  middlewares:
-    oauth-agent:
-      plugin:
-        tokenhandler:
-          oauthAgent:
-            issuer: ` + p.Issuer() + `
-            clientId: spa-client
-            clientSecret: Password1
-            redirectUri: http://www.example.localhost:8080/
-            postLogoutRedirectUri: http://www.example.localhost:8080/
-            cookieNamePrefix: example
-            encryptionKey: ` + key + `
-            trustedWebOrigins: [http://www.example.localhost:8080]
-            cookieSecure: false
-    bff-token:
-      plugin:
-        tokenhandler:
-          bffToken:
-            cookieNamePrefix: example
-            encryptionKey: ` + key + `
-            trustedWebOrigins: [http://www.example.localhost:8080]
-    phantom-token:
-      plugin:
-        tokenhandler:
-          phantomToken:
-            introspectionEndpoint: ` + p.IntrospectionURL() + `
-            clientId: ` + fakeas.IntrospectionClientID + `
-            clientSecret: ` + fakeas.IntrospectionClientSecret + `
-            requiredScopes: read
-  services:
-    echo:
-      loadBalancer:
-        servers:
-          - url: ` + upstream.URL + `
-`
+	dynamic := stack.Chain{
+		Issuer: p.Issuer(), IntrospectionURL: p.IntrospectionURL(), ClientID: fakeas.IntrospectionClientID,
+		ClientSecret: fakeas.IntrospectionClientSecret, Upstream: upstream.URL, RedirectURI: "http://www.example.localhost:8080/",
+		Origin: "http://www.example.localhost:8080", Key: key, RequiredScope: "read",
+	}.YAML()
 	base, traefik := realTraefik(t, dynamic, "api.example.localhost", "/oauth-agent/claims")
 	b := browser.New("http://www.example.localhost:8080", nil)
 	b.Host = "api.example.localhost"

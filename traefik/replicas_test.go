@@ -2,7 +2,6 @@ package traefik_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -32,54 +31,11 @@ type replica struct {
 }
 
 func replicaConfig(p *fakeas.Provider, upstream, key, previous string) string {
-	keys := "encryptionKey: " + key
-	if previous != "" {
-		keys += "\n            previousEncryptionKeys: [" + previous + "]"
-	}
-	return fmt.Sprintf(`http:
-  routers:
-    agent:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/oauth-agent%[1]s)
-      middlewares: [oauth-agent]
-      service: noop@internal
-    api:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/api%[1]s)
-      middlewares: [bff-token, phantom-token]
-      service: upstream
-  middlewares:
-    oauth-agent:
-      plugin:
-        tokenhandler:
-          oauthAgent:
-            issuer: %[2]s
-            clientId: spa-client
-            clientSecret: Password1
-            redirectUri: http://www.example.localhost/
-            cookieNamePrefix: example
-            %[3]s
-            trustedWebOrigins: [http://www.example.localhost]
-            cookieSecure: false
-    bff-token:
-      plugin:
-        tokenhandler:
-          bffToken:
-            cookieNamePrefix: example
-            %[3]s
-            trustedWebOrigins: [http://www.example.localhost]
-    phantom-token:
-      plugin:
-        tokenhandler:
-          phantomToken:
-            introspectionEndpoint: %[4]s
-            clientId: %[5]s
-            clientSecret: %[6]s
-            tokenCacheSeconds: 300
-  services:
-    upstream:
-      loadBalancer:
-        servers:
-          - url: %[7]s
-`, "`", p.Issuer(), keys, p.IntrospectionURL(), fakeas.IntrospectionClientID, fakeas.IntrospectionClientSecret, upstream)
+	return stack.Chain{
+		Issuer: p.Issuer(), IntrospectionURL: p.IntrospectionURL(), ClientID: fakeas.IntrospectionClientID,
+		ClientSecret: fakeas.IntrospectionClientSecret, Upstream: upstream, RedirectURI: "http://www.example.localhost/",
+		Origin: "http://www.example.localhost", Key: key, PreviousKey: previous,
+	}.YAML()
 }
 
 func startReplica(t *testing.T, config string) *replica {

@@ -24,6 +24,9 @@ import (
 	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
 )
 
+// cookieKey is the demo's documented development key.
+const cookieKey = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
+
 // Options shape a run.
 type Options struct {
 	Root         string
@@ -81,7 +84,11 @@ func Run(ctx context.Context, o Options, c Cleaner) (Result, error) {
 	if err := os.MkdirAll(dynDir, 0o755); err != nil {
 		return res, err
 	}
-	if err := os.WriteFile(filepath.Join(dynDir, "soak.yml"), []byte(dynamicConfig(p, upstream.URL, redirect, o.CacheSeconds)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dynDir, "soak.yml"), []byte(stack.Chain{
+		Issuer: p.Issuer(), IntrospectionURL: p.IntrospectionURL(), ClientID: fakeas.IntrospectionClientID,
+		ClientSecret: fakeas.IntrospectionClientSecret, Upstream: upstream.URL, RedirectURI: redirect,
+		Origin: "http://www.example.localhost", Key: cookieKey, CacheSeconds: o.CacheSeconds,
+	}.YAML()), 0o644); err != nil {
 		return res, err
 	}
 	addr, err := stack.FreeAddr()
@@ -282,51 +289,4 @@ func rssMB(pid int) float64 {
 		}
 	}
 	return 0
-}
-
-func dynamicConfig(p *fakeas.Provider, upstream, redirect string, cacheSeconds int) string {
-	return fmt.Sprintf(`http:
-  routers:
-    agent:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/oauth-agent%[1]s)
-      middlewares: [oauth-agent]
-      service: noop@internal
-    api:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/api%[1]s)
-      middlewares: [bff-token, phantom-token]
-      service: upstream
-  middlewares:
-    oauth-agent:
-      plugin:
-        tokenhandler:
-          oauthAgent:
-            issuer: %[2]s
-            clientId: spa-client
-            clientSecret: Password1
-            redirectUri: %[3]s
-            cookieNamePrefix: example
-            encryptionKey: 4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50
-            trustedWebOrigins: [http://www.example.localhost]
-            cookieSecure: false
-    bff-token:
-      plugin:
-        tokenhandler:
-          bffToken:
-            cookieNamePrefix: example
-            encryptionKey: 4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50
-            trustedWebOrigins: [http://www.example.localhost]
-    phantom-token:
-      plugin:
-        tokenhandler:
-          phantomToken:
-            introspectionEndpoint: %[4]s
-            clientId: %[5]s
-            clientSecret: %[6]s
-            tokenCacheSeconds: %[7]d
-  services:
-    upstream:
-      loadBalancer:
-        servers:
-          - url: %[8]s
-`, "`", p.Issuer(), redirect, p.IntrospectionURL(), fakeas.IntrospectionClientID, fakeas.IntrospectionClientSecret, cacheSeconds, upstream)
 }
