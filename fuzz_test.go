@@ -178,7 +178,7 @@ func FuzzConfig(f *testing.F) {
 	var files int
 
 	f.Fuzz(func(t *testing.T, role uint8, key1, value1, key2, value2 string) {
-		defer fuzzcheck.Watchdog(t, 10*time.Second)()
+		defer fuzzcheck.Bound(t, 10*time.Second, 16<<20)()
 		pairs := [][2]string{
 			{fuzzcheck.Cap(key1, 256), fuzzcheck.Cap(value1, 4096)},
 			{fuzzcheck.Cap(key2, 256), fuzzcheck.Cap(value2, 4096)},

@@ -40,19 +40,19 @@ import (
 // Middleware is a configured bffToken instance; everything that does not depend on the request
 // is computed in New.
 type Middleware struct {
-	next                http.Handler
-	log                 *logger.Logger
-	cipher              *cookiecrypt.Cipher
-	aead                cipher.AEAD // the current key, for the inlined fast path
-	cors                *cors.Policy // nil when CORS is disabled
-	origins             map[string]bool
-	accessTokenCookie   string
-	csrfCookie          string
-	csrfHeader          string // canonical form, for direct header map access
+	next              http.Handler
+	log               *logger.Logger
+	cipher            *cookiecrypt.Cipher
+	aead              cipher.AEAD  // the current key, for the inlined fast path
+	cors              *cors.Policy // nil when CORS is disabled
+	origins           map[string]bool
+	accessTokenCookie string
+	csrfCookie        string
+	csrfHeader        string // canonical form, for direct header map access
 	// Response header values, built once and shared by every response: each slice has its
 	// length as capacity, so an append by another handler copies it instead of writing into it.
-	allowOrigin map[string][]string // trusted origin -> its Access-Control-Allow-Origin value
-	exposeValue []string            // nil when no headers are exposed
+	allowOrigin         map[string][]string // trusted origin -> its Access-Control-Allow-Origin value
+	exposeValue         []string            // nil when no headers are exposed
 	allowTokens         bool
 	removeCookieHeaders bool
 }

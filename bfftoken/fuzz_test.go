@@ -113,7 +113,7 @@ func FuzzRequest(f *testing.F) {
 	withoutCORS := build(map[string]interface{}{"corsEnabled": "false"})
 
 	f.Fuzz(func(t *testing.T, method, origin, cookie, csrf string, corsOff bool) {
-		defer fuzzcheck.Watchdog(t, 10*time.Second)()
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		method = fuzzcheck.Cap(method, 32)
 		origin = fuzzcheck.Cap(origin, fuzzMaxInput)
 		cookie = fuzzcheck.Cap(cookie, fuzzMaxInput)

@@ -31,6 +31,8 @@ const (
 	// fuzzInputTime bounds one input: every back-channel call has a 1 s timeout, and an input
 	// makes at most a few of them.
 	fuzzInputTime = 20 * time.Second
+	// fuzzInputAlloc bounds what one input may allocate, HTTP client and server included.
+	fuzzInputAlloc = 32 << 20
 )
 
 // agentFuzz is a fake provider and an agent built for it, shared by every input of one fuzz
@@ -277,7 +279,7 @@ func FuzzLoginStart(f *testing.F) {
 	authEndpoint := a.p.AuthorizationURL()
 	opts := a.p.Options()
 	f.Fuzz(func(t *testing.T, body, cookie string) {
-		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
+		defer fuzzcheck.Bound(t, fuzzInputTime, fuzzInputAlloc)()
 		body = fuzzcheck.Cap(body, 80*1024)
 		cookie = fuzzcheck.Cap(cookie, fuzzInputCap)
 		rec, code := a.serve(t, a.agent, http.MethodPost, "/login/start", body, cookie, http.StatusOK, http.StatusBadRequest)
@@ -403,7 +405,7 @@ func FuzzLoginEnd(f *testing.F) {
 	}
 	a := newAgentFuzz(f, true)
 	f.Fuzz(func(t *testing.T, body, pageURL, cookies string, raw, withLogin bool) {
-		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
+		defer fuzzcheck.Bound(t, fuzzInputTime, fuzzInputAlloc)()
 		body = fuzzcheck.Cap(body, fuzzBodyCap)
 		pageURL = fuzzcheck.Cap(pageURL, fuzzBodyCap)
 		cookies = fuzzcheck.Cap(cookies, fuzzInputCap)
@@ -525,7 +527,7 @@ func FuzzTokenResponse(f *testing.F) {
 	a := newAgentFuzz(f, true)
 	idToken := a.tokens["id_token"]
 	f.Fuzz(func(t *testing.T, status int, contentType, body string) {
-		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
+		defer fuzzcheck.Bound(t, fuzzInputTime, fuzzInputAlloc)()
 		s := fuzzcheck.Status(status)
 		body = strings.ReplaceAll(fuzzcheck.Cap(body, fuzzBodyCap), "{{ID_TOKEN}}", idToken)
 		contentType = fuzzcheck.Cap(contentType, 1024)
@@ -622,7 +624,7 @@ func FuzzDiscovery(f *testing.F) {
 	}
 	var counter int
 	f.Fuzz(func(t *testing.T, status int, contentType, body string) {
-		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
+		defer fuzzcheck.Bound(t, fuzzInputTime, fuzzInputAlloc)()
 		s := fuzzcheck.Status(status)
 		body = strings.ReplaceAll(fuzzcheck.Cap(body, fuzzBodyCap), "{{ISSUER}}", p.Issuer())
 		contentType = fuzzcheck.Cap(contentType, 1024)
@@ -716,7 +718,7 @@ func FuzzUserInfo(f *testing.F) {
 	}
 	a := newAgentFuzz(f, true)
 	f.Fuzz(func(t *testing.T, status int, contentType, body string) {
-		defer fuzzcheck.Watchdog(t, fuzzInputTime)()
+		defer fuzzcheck.Bound(t, fuzzInputTime, fuzzInputAlloc)()
 		s := fuzzcheck.Status(status)
 		body = fuzzcheck.Cap(body, fuzzBodyCap)
 		contentType = fuzzcheck.Cap(contentType, 1024)

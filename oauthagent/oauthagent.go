@@ -76,7 +76,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	issuer := strings.TrimSpace(cfg.Issuer)
 	errs.Required("issuer", issuer)
 	if issuer != "" && !isHTTPURL(issuer) {
-		errs.Add("issuer", "must be an http or https URL, got %q", issuer)
+		errs.Add("issuer", "must be an http or https URL without a fragment, got %q", issuer)
 	}
 	configured := endpoints{
 		authorization: strings.TrimSpace(cfg.AuthorizationEndpoint),
@@ -90,7 +90,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		"userInfoEndpoint": configured.userInfo, "endSessionEndpoint": configured.endSession, "jwksUri": configured.jwks,
 	} {
 		if value != "" && !isHTTPURL(value) {
-			errs.Add(key, "must be an http or https URL, got %q", value)
+			errs.Add(key, "must be an http or https URL without a fragment, got %q", value)
 		}
 	}
 
@@ -105,10 +105,10 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	}
 	errs.Required("redirectUri", cfg.RedirectURI)
 	if cfg.RedirectURI != "" && !isHTTPURL(cfg.RedirectURI) {
-		errs.Add("redirectUri", "must be an http or https URL, got %q", cfg.RedirectURI)
+		errs.Add("redirectUri", "must be an http or https URL without a fragment, got %q", cfg.RedirectURI)
 	}
 	if cfg.PostLogoutRedirectURI != "" && !isHTTPURL(cfg.PostLogoutRedirectURI) {
-		errs.Add("postLogoutRedirectUri", "must be an http or https URL, got %q", cfg.PostLogoutRedirectURI)
+		errs.Add("postLogoutRedirectUri", "must be an http or https URL without a fragment, got %q", cfg.PostLogoutRedirectURI)
 	}
 	scope := strings.Join(strings.Fields(cfg.Scope), " ")
 	if scope == "" {
@@ -148,8 +148,8 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	if timeoutSeconds == 0 {
 		timeoutSeconds = defaultTimeoutSeconds
 	}
-	if timeoutSeconds < 0 {
-		errs.Add("timeoutSeconds", "must be positive, got %d", timeoutSeconds)
+	if timeoutSeconds < 0 || timeoutSeconds > config.MaxTimeoutSeconds {
+		errs.Add("timeoutSeconds", "must be from 1 to %d, got %d", config.MaxTimeoutSeconds, timeoutSeconds)
 	}
 	level, err := logger.ParseLevel(cfg.LogLevel)
 	errs.AddErr("logLevel", err)
@@ -220,9 +220,11 @@ func sharedProvider(issuer string, configured endpoints, transport http.RoundTri
 	return p, keySets[key]
 }
 
+// isHTTPURL reports whether s is an absolute http or https URL without a fragment (a fragment
+// would swallow the query the agent appends).
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == "" && !strings.Contains(s, "#")
 }
 
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -59,4 +59,8 @@ const (
 	defaultRealm             = "api"
 	defaultTimeoutSeconds    = 5
 	defaultMaxCacheEntries   = 10000
+
+	// Upper bounds, so that a typo cannot overflow a duration or ask for unbounded memory.
+	maxTokenCacheSeconds = 86400
+	maxCacheEntriesLimit = 10000000
 )

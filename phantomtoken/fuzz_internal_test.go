@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fuzzcheck"
 )
 
 // FuzzMaxAge feeds arbitrary Cache-Control values (as the introspection endpoint sends them) to
@@ -30,6 +32,7 @@ func FuzzMaxAge(f *testing.F) {
 		base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u","scope":"read","exp":4102444800}`)) + ".c2ln"
 
 	f.Fuzz(func(t *testing.T, cacheControl string) {
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		if len(cacheControl) > 8*1024 {
 			cacheControl = cacheControl[:8*1024]
 		}

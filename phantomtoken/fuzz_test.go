@@ -146,7 +146,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 	prefix := fmt.Sprintf("fuzz-%d-%d-", os.Getpid(), time.Now().UnixNano())
 
 	f.Fuzz(func(t *testing.T, status int, contentType, cacheControl, body string) {
-		defer fuzzcheck.Watchdog(t, 15*time.Second)()
+		defer fuzzcheck.Bound(t, 15*time.Second, 32<<20)()
 		a := answer{
 			status:       fuzzcheck.Status(status),
 			contentType:  fuzzcheck.Cap(contentType, 1024),

@@ -76,22 +76,22 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	secret := errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
 
 	cacheSeconds := config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds)
-	if cacheSeconds < 0 {
-		errs.Add("tokenCacheSeconds", "must not be negative, got %d", cacheSeconds)
+	if cacheSeconds < 0 || cacheSeconds > maxTokenCacheSeconds {
+		errs.Add("tokenCacheSeconds", "must be from 0 to %d, got %d", maxTokenCacheSeconds, cacheSeconds)
 	}
 	timeoutSeconds := cfg.TimeoutSeconds
 	if timeoutSeconds == 0 {
 		timeoutSeconds = defaultTimeoutSeconds
 	}
-	if timeoutSeconds < 0 {
-		errs.Add("timeoutSeconds", "must be positive, got %d", timeoutSeconds)
+	if timeoutSeconds < 0 || timeoutSeconds > config.MaxTimeoutSeconds {
+		errs.Add("timeoutSeconds", "must be from 1 to %d, got %d", config.MaxTimeoutSeconds, timeoutSeconds)
 	}
 	maxEntries := cfg.MaxCacheEntries
 	if maxEntries == 0 {
 		maxEntries = defaultMaxCacheEntries
 	}
-	if maxEntries < 0 {
-		errs.Add("maxCacheEntries", "must be positive, got %d", maxEntries)
+	if maxEntries < 0 || maxEntries > maxCacheEntriesLimit {
+		errs.Add("maxCacheEntries", "must be from 1 to %d, got %d", maxCacheEntriesLimit, maxEntries)
 	}
 	realm := cfg.Realm
 	if realm == "" {

@@ -3,8 +3,10 @@ package bearer_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fuzzcheck"
 )
 
 // b64tokenChars are RFC 6750's b64token characters before the '=' padding, written out here
@@ -44,6 +46,7 @@ func FuzzToken(f *testing.F) {
 		f.Add(seed.header, seed.second, seed.count)
 	}
 	f.Fuzz(func(t *testing.T, header, second string, count uint8) {
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		if len(header) > 2*bearer.MaxTokenLength {
 			header = header[:2*bearer.MaxTokenLength]
 		}

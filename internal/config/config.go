@@ -7,12 +7,21 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 )
+
+// MaxTimeoutSeconds bounds every timeoutSeconds: larger values are typos, and would overflow a
+// duration.
+const MaxTimeoutSeconds = 600
+
+// maxSecretFileBytes bounds what a ...File key reads: a key or a client secret is short, and a
+// path such as /dev/zero must not stall New.
+const maxSecretFileBytes = 64 * 1024
 
 // Errors collects configuration problems so that New reports all of them at once, each naming
 // the key it is about.
@@ -56,6 +65,9 @@ func (e *Errors) Unknown(remain map[string]interface{}) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if k == "" {
+			k = `""`
+		}
 		e.Add(k, "unknown key")
 	}
 }
@@ -77,7 +89,7 @@ func (e *Errors) Secret(key, inline, file string, required bool) string {
 		e.Add(key, "give either %s or %sFile, not both", key, key)
 		return ""
 	case file != "":
-		data, err := os.ReadFile(file)
+		data, err := readSecretFile(file)
 		if err != nil {
 			e.Add(key+"File", "cannot read the file: %s", describeFileError(err))
 			return ""
@@ -101,7 +113,7 @@ func (e *Errors) SecretList(key string, inline []string, file string) []string {
 	if file == "" {
 		return list
 	}
-	data, err := os.ReadFile(file)
+	data, err := readSecretFile(file)
 	if err != nil {
 		e.Add(key+"File", "cannot read the file: %s", describeFileError(err))
 		return list
@@ -113,6 +125,26 @@ func (e *Errors) SecretList(key string, inline []string, file string) []string {
 		}
 	}
 	return list
+}
+
+// errSecretFileTooLarge is returned for a secret file over maxSecretFileBytes.
+var errSecretFileTooLarge = errors.New("it is larger than 64 KiB")
+
+// readSecretFile reads a secret file, at most maxSecretFileBytes of it.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSecretFileBytes {
+		return nil, errSecretFileTooLarge
+	}
+	return data, nil
 }
 
 func describeFileError(err error) string {

@@ -14,8 +14,10 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/fuzzcheck"
 )
 
 // Fixed test keys, so that the tokens in the committed corpus (testdata/fuzz/FuzzVerifySignature)
@@ -192,11 +194,14 @@ func FuzzParse(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		if len(token) > 32*1024 {
 			token = token[:32*1024]
 		}
 		p, err := jwt.Parse(token)
-		var claims map[string]interface{}
+		// Raw members: a number out of float64's range is valid JSON, which a map of interface{}
+		// values would refuse.
+		var claims map[string]json.RawMessage
 		claimsErr := jwt.Claims(token, &claims)
 		if err != nil {
 			if p != nil {
@@ -263,6 +268,7 @@ func FuzzParseJWKS(f *testing.F) {
 		goodKey = doc.Keys[0]
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		if len(data) > 64*1024 {
 			data = data[:64*1024]
 		}
@@ -328,6 +334,7 @@ func FuzzVerifySignature(f *testing.F) {
 		jwksKeys[1],
 	}
 	f.Fuzz(func(t *testing.T, token string, choice uint8) {
+		defer fuzzcheck.Bound(t, 10*time.Second, 8<<20)()
 		if len(token) > 32*1024 {
 			token = token[:32*1024]
 		}

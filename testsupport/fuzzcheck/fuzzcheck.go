@@ -1,6 +1,6 @@
-// Package fuzzcheck holds what the native fuzz targets (`go test -fuzz`) share: a watchdog that
-// turns an input that hangs into a crash the fuzzer records, a bound on input sizes, and the
-// checks every role's answers and log lines must pass whatever the input.
+// Package fuzzcheck holds what the native fuzz targets (`go test -fuzz`) share: bounds on the time
+// and memory of one input (a hang becomes a crash that the fuzzer records), on input sizes, and
+// the checks every role's answers and log lines must pass whatever the input.
 package fuzzcheck
 
 import (
@@ -10,23 +10,41 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Watchdog crashes the process when the input under test takes longer than limit, so that a hang
-// is reported (and its input saved by the fuzzer) instead of stalling the run. Defer the returned
-// function: `defer fuzzcheck.Watchdog(t, 10*time.Second)()`.
-func Watchdog(t testing.TB, limit time.Duration) (stop func()) {
+// Bound bounds the work of one input: it crashes the process when the input runs for longer
+// than maxTime, so that a hang is reported (and its input saved by the fuzzer) instead of stalling
+// the run, and it fails the input when the process allocated more than maxAlloc bytes while the
+// input ran. Defer the returned function: `defer fuzzcheck.Bound(t, 10*time.Second, 32<<20)()`.
+func Bound(t testing.TB, maxTime time.Duration, maxAlloc uint64) (done func()) {
 	name := t.Name()
-	timer := time.AfterFunc(limit, func() {
+	timer := time.AfterFunc(maxTime, func() {
 		// A panic in another goroutine kills the process, which is what the fuzzer needs to
 		// record the input as a crasher; a t.Fatal here would be ignored.
-		fmt.Fprintf(os.Stderr, "fuzzcheck: %s: one input ran for more than %s\n", name, limit)
-		panic("fuzzcheck: input did not finish within " + limit.String())
+		fmt.Fprintf(os.Stderr, "fuzzcheck: %s: one input ran for more than %s\n", name, maxTime)
+		panic("fuzzcheck: input did not finish within " + maxTime.String())
 	})
-	return func() { timer.Stop() }
+	start := heapAllocs()
+	return func() {
+		timer.Stop()
+		if n := heapAllocs() - start; n > maxAlloc {
+			t.Fatalf("one input allocated %d bytes, more than the bound of %d", n, maxAlloc)
+		}
+	}
+}
+
+// heapAllocs is the process's cumulative heap allocation, read without stopping the world.
+func heapAllocs() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
 }
 
 // Cap truncates s to at most n bytes, bounding the work and memory of one input.
