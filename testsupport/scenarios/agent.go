@@ -3,6 +3,7 @@ package scenarios
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +174,7 @@ type agentScenario struct {
 }
 
 var agentScenarios = []agentScenario{
+	{"Curity's end-to-end script, steps 1 to 26", curityEndToEndScript},
 	{"preflight from an untrusted origin gets no CORS headers", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		f.browser.Origin = UntrustedOrigin
@@ -690,4 +692,78 @@ func mustQuery(t *testing.T, rawURL, name string) string {
 		t.Fatalf("%s has no %s", rawURL, name)
 	}
 	return v
+}
+
+// curityEndToEndScript is Curity's curl script for its OAuth Agent
+// (test/end-to-end/test-oauth-agent.sh), step by step, with the in-process provider standing in
+// for the Curity Identity Server. Step 26 differs on purpose: a malformed body is 400, not 500.
+func curityEndToEndScript(t *testing.T, build requestcases.Builder) {
+	f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+	untrusted := browser.New(UntrustedOrigin, f.agent)
+	anonymous := browser.New(SPAOrigin, f.agent)
+	step := func(n int, what string, resp *browser.Response, status int, code string) {
+		t.Helper()
+		expect(t, "step "+strconv.Itoa(n)+": "+what, resp, status, code)
+	}
+	// 1, 2: preflights.
+	resp := untrusted.Do(t, http.MethodOptions, AgentBase+"/login/start", "", nil)
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("step 1: an untrusted preflight got Access-Control-Allow-Origin")
+	}
+	resp = f.browser.Do(t, http.MethodOptions, AgentBase+"/login/start", "", nil)
+	if resp.Status != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != SPAOrigin {
+		t.Fatalf("step 2: %d %v", resp.Status, resp.Header)
+	}
+	step(3, "login end from an invalid origin", untrusted.Do(t, http.MethodPost, AgentBase+"/login/end", `{"pageUrl":"https://www.example.com/"}`, nil), http.StatusUnauthorized, "unauthorized_request")
+	resp = f.endLogin("https://www.example.com/")
+	step(4, "unauthenticated page load", resp, http.StatusOK, "")
+	if b := resp.JSON(t); b["isLoggedIn"] != false || b["handled"] != false {
+		t.Fatalf("step 4: %s", resp.Body)
+	}
+	step(5, "login start from an invalid origin", untrusted.Do(t, http.MethodPost, AgentBase+"/login/start", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	authorizationURL := f.startLogin("") // 6
+	callback, err := f.p.Authorize(authorizationURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = f.endLogin(callback)
+	step(7, "the login", resp, http.StatusOK, "")
+	if b := resp.JSON(t); b["isLoggedIn"] != true || b["handled"] != true {
+		t.Fatalf("step 7: %s", resp.Body)
+	}
+	f.startLogin("") // a pending login, so that step 8 reaches the state check
+	step(8, "a malicious code and state", f.endLogin("https://www.example.com/?code=hi0f1340y843thy3480&state=nu2febouwefbjfewbj"), http.StatusBadRequest, "invalid_request")
+	resp = f.endLogin("https://www.example.com/")
+	step(9, "an authenticated page load", resp, http.StatusOK, "")
+	csrf, _ := resp.JSON(t)["csrf"].(string)
+	if resp.JSON(t)["isLoggedIn"] != true || csrf == "" {
+		t.Fatalf("step 9: %s", resp.Body)
+	}
+	step(10, "userinfo from an untrusted origin", untrusted.Do(t, http.MethodGet, AgentBase+"/userInfo", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	step(11, "userinfo without cookies", anonymous.Do(t, http.MethodGet, AgentBase+"/userInfo", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	step(12, "userinfo", f.get("/userInfo", nil), http.StatusOK, "")
+	step(13, "claims without cookies", anonymous.Do(t, http.MethodGet, AgentBase+"/claims", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	step(14, "claims", f.get("/claims", nil), http.StatusOK, "")
+	step(15, "refresh from an untrusted origin", untrusted.Do(t, http.MethodPost, AgentBase+"/refresh", "", f.csrfHeader(csrf)), http.StatusUnauthorized, "unauthorized_request")
+	step(16, "refresh without cookies", anonymous.Do(t, http.MethodPost, AgentBase+"/refresh", "", f.csrfHeader(csrf)), http.StatusUnauthorized, "unauthorized_request")
+	step(17, "refresh without the CSRF header", f.post("/refresh", "", nil), http.StatusUnauthorized, "unauthorized_request")
+	step(18, "refresh with a wrong CSRF value", f.post("/refresh", "", f.csrfHeader("x"+csrf)), http.StatusUnauthorized, "unauthorized_request")
+	step(19, "refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+	step(20, "refresh again with the rotated refresh token", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+	step(21, "logout from an invalid origin", untrusted.Do(t, http.MethodPost, AgentBase+"/logout", "", f.csrfHeader(csrf)), http.StatusUnauthorized, "unauthorized_request")
+	step(22, "logout without cookies", anonymous.Do(t, http.MethodPost, AgentBase+"/logout", "", f.csrfHeader(csrf)), http.StatusUnauthorized, "unauthorized_request")
+	step(23, "logout with a wrong CSRF value", f.post("/logout", "", f.csrfHeader("x"+csrf)), http.StatusUnauthorized, "unauthorized_request")
+	resp = f.post("/logout", "", f.csrfHeader(csrf))
+	step(24, "logout", resp, http.StatusOK, "")
+	endSession, _ := resp.JSON(t)["url"].(string)
+	// 25: the browser goes to the end-session URL (Curity answers 303; the fake records the call).
+	r, err := http.Get(endSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if got := f.p.LastEndSession(); got.Get("client_id") != "spa-client" || got.Get("id_token_hint") == "" {
+		t.Fatalf("step 25: the end-session endpoint got %v", got)
+	}
+	step(26, "a malformed JSON body", f.post("/login/end", "XXX", nil), http.StatusBadRequest, "invalid_request")
 }
