@@ -186,8 +186,8 @@ reflect.New, one allocation per frame slot) rather than in the plugin's work; th
 were rewritten accordingly (no interpreted function calls, header maps read and written directly,
 response header values built once, small frames), which took bffToken's GET from 25 µs to the
 figure above. Under load the interpreted cost grows further: Traefik's CPU per request (below)
-rises by about five times what these figures show, because the interpreter's allocations (the
-B/op above) turn into garbage-collection work; GOGC above 100 trades memory for part of it.
+rises by about five times what these figures show, most likely because the interpreter's
+allocations (the B/op above) turn into garbage-collection and cache-miss work (not measured apart).
 `, pass/1000, passC/1000, (bff-pass)/1000, (bffC-passC)/1000, (hit-pass)/1000, (hitC-passC)/1000)
 }
 
