@@ -31,9 +31,6 @@ func New(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message, body: body, length: strconv.Itoa(len(body))}
 }
 
-// Body returns the rendered JSON body.
-func (e *Error) Body() []byte { return e.body }
-
 // Write answers the request with this error. Headers already set on w (CORS, WWW-Authenticate,
 // Set-Cookie) are kept. A HEAD request gets the headers without a body.
 func (e *Error) Write(w http.ResponseWriter, r *http.Request) {

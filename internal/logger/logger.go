@@ -71,9 +71,6 @@ func New(role, name string, min Level) *Logger {
 	return &Logger{min: min, prefix: " plugin=tokenhandler role=" + role + " middleware=" + name + " msg="}
 }
 
-// Enabled reports whether lines at level are written, so that callers can skip building them.
-func (l *Logger) Enabled(level Level) bool { return level >= l.min }
-
 // Printf writes one line at level.
 func (l *Logger) Printf(level Level, format string, args ...interface{}) {
 	if level < l.min {
