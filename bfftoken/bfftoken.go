@@ -45,7 +45,6 @@ type Middleware struct {
 	cipher            *cookiecrypt.Cipher
 	aead              cipher.AEAD  // the current key, for the inlined fast path
 	cors              *cors.Policy // nil when CORS is disabled
-	origins           map[string]bool
 	accessTokenCookie string
 	csrfCookie        string
 	csrfHeader        string // canonical form, for direct header map access
@@ -102,7 +101,6 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		cipher:              cookieCipher,
 		aead:                cookieCipher.Current(),
 		cors:                policy,
-		origins:             origins,
 		accessTokenCookie:   prefix + "-at",
 		csrfCookie:          prefix + "-csrf",
 		csrfHeader:          textproto.CanonicalMIMEHeaderKey("x-" + prefix + "-csrf"),
@@ -324,7 +322,7 @@ func (m *Middleware) decryptCookie(r *http.Request, name string) (string, string
 func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, origin, problem string) {
 	defer apierror.Recover(w, r, m.log)
 	m.log.Printf(logger.Info, "rejected %s %s: %s", r.Method, r.URL.Path, problem)
-	if m.cors != nil && m.origins[origin] {
+	if m.cors != nil && m.allowOrigin[origin] != nil {
 		m.cors.AddResponseHeaders(w.Header(), origin)
 	}
 	apierror.ProxyUnauthorized.Write(w, r)

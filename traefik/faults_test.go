@@ -108,13 +108,11 @@ func startFaultStack(t *testing.T) *faultStack {
           - url: ` + upstream.URL + `
 `
 	work := t.TempDir()
-	dynDir := filepath.Join(work, "dynamic")
-	if err := os.MkdirAll(dynDir, 0o755); err != nil {
+	dynFile, err := stack.WriteDynamic(work, dynamic)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dynDir, "faults.yml"), []byte(dynamic), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dynDir := filepath.Dir(dynFile)
 	addr, _ := stack.FreeAddr()
 	debugAddr, _ := stack.FreeAddr()
 	p, err := stack.StartTraefik(stack.TraefikOptions{Root: repoRoot, WorkDir: work, Addr: addr, DynamicDir: dynDir, DebugAddr: debugAddr})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,13 +35,11 @@ func realTraefik(t *testing.T, dynamic, host, path string) (base string, traefik
 		t.Skip("starts the real Traefik")
 	}
 	work := t.TempDir()
-	dynDir := filepath.Join(work, "dynamic")
-	if err := os.MkdirAll(dynDir, 0o755); err != nil {
+	dynFile, err := stack.WriteDynamic(work, dynamic)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dynDir, "dynamic.yml"), []byte(dynamic), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dynDir := filepath.Dir(dynFile)
 	addr, err := stack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)

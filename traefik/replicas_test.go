@@ -41,14 +41,12 @@ func replicaConfig(p *fakeas.Provider, upstream, key, previous string) string {
 func startReplica(t *testing.T, config string) *replica {
 	t.Helper()
 	work := t.TempDir()
-	dynDir := filepath.Join(work, "dynamic")
-	if err := os.MkdirAll(dynDir, 0o755); err != nil {
+	dynFile, err := stack.WriteDynamic(work, config)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{dynFile: filepath.Join(dynDir, "replica.yml")}
-	if err := os.WriteFile(r.dynFile, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r := &replica{dynFile: dynFile}
+	dynDir := filepath.Dir(dynFile)
 	addr, _ := stack.FreeAddr()
 	p, err := stack.StartTraefik(stack.TraefikOptions{Root: repoRoot, WorkDir: work, Addr: addr, DynamicDir: dynDir})
 	if err != nil {

@@ -80,17 +80,15 @@ func Run(ctx context.Context, o Options, c Cleaner) (Result, error) {
 		return res, err
 	}
 	c.Cleanup(func() { os.RemoveAll(work) })
-	dynDir := filepath.Join(work, "dynamic")
-	if err := os.MkdirAll(dynDir, 0o755); err != nil {
-		return res, err
-	}
-	if err := os.WriteFile(filepath.Join(dynDir, "soak.yml"), []byte(stack.Chain{
+	dynFile, err := stack.WriteDynamic(work, stack.Chain{
 		Issuer: p.Issuer(), IntrospectionURL: p.IntrospectionURL(), ClientID: fakeas.IntrospectionClientID,
 		ClientSecret: fakeas.IntrospectionClientSecret, Upstream: upstream.URL, RedirectURI: redirect,
 		Origin: "http://www.example.localhost", Key: cookieKey, CacheSeconds: o.CacheSeconds,
-	}.YAML()), 0o644); err != nil {
+	}.YAML())
+	if err != nil {
 		return res, err
 	}
+	dynDir := filepath.Dir(dynFile)
 	addr, err := stack.FreeAddr()
 	if err != nil {
 		return res, err

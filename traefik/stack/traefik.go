@@ -288,3 +288,14 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// WriteDynamic writes content as the only file of workDir/dynamic, the file provider's directory
+// for one Traefik run, and returns the file's path (its directory is TraefikOptions.DynamicDir).
+func WriteDynamic(workDir, content string) (string, error) {
+	dir := filepath.Join(workDir, "dynamic")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "dynamic.yml")
+	return file, os.WriteFile(file, []byte(content), 0o644)
+}

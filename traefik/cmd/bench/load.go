@@ -80,13 +80,11 @@ func loadRuns(root string, w *bytes.Buffer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	dynDir := filepath.Join(work, "dynamic")
-	if err := os.MkdirAll(dynDir, 0o755); err != nil {
+	dynFile, err := stack.WriteDynamic(work, benchDynamic("http://"+l.Addr().String(), introspection.URL()))
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dynDir, "bench.yml"), []byte(benchDynamic("http://"+l.Addr().String(), introspection.URL())), 0o644); err != nil {
-		return err
-	}
+	dynDir := filepath.Dir(dynFile)
 	addr, err := stack.FreeAddr()
 	if err != nil {
 		return err
