@@ -15,10 +15,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/bfftoken"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/oauthagent"
 	"github.com/tokenhandler/traefik-token-handler/phantomtoken"
 )
@@ -41,28 +41,23 @@ func CreateConfig() *Config {
 }
 
 // New builds the middleware of the one role that the configuration sets.
-func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
-	if config == nil {
+func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
+	if cfg == nil {
 		return nil, errors.New("tokenhandler: no configuration: set exactly one of oauthAgent, bffToken or phantomToken")
 	}
-	if len(config.Unknown) > 0 {
-		keys := make([]string, 0, len(config.Unknown))
-		for k := range config.Unknown {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		return nil, errors.New("tokenhandler: unknown key " + strings.Join(keys, ", ") +
+	if len(cfg.Unknown) > 0 {
+		return nil, errors.New("tokenhandler: unknown key " + strings.Join(config.SortedKeys(cfg.Unknown), ", ") +
 			": set exactly one of oauthAgent, bffToken or phantomToken")
 	}
 
 	var roles []string
-	if config.OAuthAgent != nil {
+	if cfg.OAuthAgent != nil {
 		roles = append(roles, "oauthAgent")
 	}
-	if config.BFFToken != nil {
+	if cfg.BFFToken != nil {
 		roles = append(roles, "bffToken")
 	}
-	if config.PhantomToken != nil {
+	if cfg.PhantomToken != nil {
 		roles = append(roles, "phantomToken")
 	}
 	if len(roles) != 1 {
@@ -74,11 +69,11 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	}
 
 	switch {
-	case config.OAuthAgent != nil:
-		return oauthagent.New(ctx, next, config.OAuthAgent, name)
-	case config.BFFToken != nil:
-		return bfftoken.New(ctx, next, config.BFFToken, name)
+	case cfg.OAuthAgent != nil:
+		return oauthagent.New(ctx, next, cfg.OAuthAgent, name)
+	case cfg.BFFToken != nil:
+		return bfftoken.New(ctx, next, cfg.BFFToken, name)
 	default:
-		return phantomtoken.New(ctx, next, config.PhantomToken, name)
+		return phantomtoken.New(ctx, next, cfg.PhantomToken, name)
 	}
 }

@@ -26,13 +26,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
-	"net/textproto"
 	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
-	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
@@ -40,14 +39,15 @@ import (
 // Middleware is a configured bffToken instance; everything that does not depend on the request
 // is computed in New.
 type Middleware struct {
-	next              http.Handler
-	log               *logger.Logger
-	cipher            *cookiecrypt.Cipher
-	aead              cipher.AEAD  // the current key, for the inlined fast path
-	cors              *cors.Policy // nil when CORS is disabled
+	next    http.Handler
+	log     *logger.Logger
+	cookies *cookies.Jar
+	cors    *cors.Policy // nil when CORS is disabled
+	// The jar's access token cookie name, CSRF header and current key, copied for the inlined
+	// fast path, where each field access is interpreted.
 	accessTokenCookie string
-	csrfCookie        string
-	csrfHeader        string // canonical form, for direct header map access
+	csrfHeader        string
+	aead              cipher.AEAD
 	// Response header values, built once and shared by every response: each slice has its
 	// length as capacity, so an append by another handler copies it instead of writing into it.
 	allowOrigin         map[string][]string // trusted origin -> its Access-Control-Allow-Origin value
@@ -56,62 +56,35 @@ type Middleware struct {
 	removeCookieHeaders bool
 }
 
-// New validates the configuration and builds the middleware. It never touches the network.
+// New checks the configuration and builds the middleware. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	errs := config.NewErrors("bffToken")
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs.Unknown(cfg.Unknown)
-	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
-
-	cookieCipher := errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
-
-	origins, err := cors.ParseOrigins(config.List(cfg.TrustedWebOrigins))
-	errs.AddErr("trustedWebOrigins", err)
-
-	var policy *cors.Policy
-	if config.BoolOr(cfg.CorsEnabled, true) {
-		p, err := cors.NewPolicy(cors.Options{
-			TrustedOrigins: config.List(cfg.TrustedWebOrigins),
-			AllowMethods:   config.ListOr(cfg.CorsAllowMethods, defaultAllowMethods),
-			AllowHeaders:   config.List(cfg.CorsAllowHeaders),
-			ExposeHeaders:  config.List(cfg.CorsExposeHeaders),
-			MaxAgeSeconds:  config.IntOr(cfg.CorsMaxAge, 86400),
-		})
-		if err != nil && origins != nil {
-			errs.AddErr("corsMaxAge", err)
-		}
-		policy = p
-	}
-
-	level, err := logger.ParseLevel(cfg.LogLevel)
-	errs.AddErr("logLevel", err)
-
-	if err := errs.Err(); err != nil {
+	s, err := checkConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
-	prefix := cfg.CookieNamePrefix
+	jar := cookies.NewJar(cookies.Options{Prefix: cfg.CookieNamePrefix, Cipher: s.cipher})
 	m := &Middleware{
 		next:                next,
-		log:                 logger.New("bffToken", name, level),
-		cipher:              cookieCipher,
-		aead:                cookieCipher.Current(),
-		cors:                policy,
-		accessTokenCookie:   prefix + "-at",
-		csrfCookie:          prefix + "-csrf",
-		csrfHeader:          textproto.CanonicalMIMEHeaderKey("x-" + prefix + "-csrf"),
-		allowTokens:         cfg.AllowTokens,
-		removeCookieHeaders: config.BoolOr(cfg.RemoveCookieHeaders, true),
+		log:                 logger.New("bffToken", name, s.level),
+		cookies:             jar,
+		accessTokenCookie:   jar.AccessToken.Name,
+		csrfHeader:          jar.CSRFHeader,
+		aead:                s.cipher.Current(),
+		cors:                s.cors,
+		allowOrigin:         make(map[string][]string, len(s.origins)),
+		allowTokens:         s.allowTokens,
+		removeCookieHeaders: s.removeCookieHeaders,
 	}
-	m.allowOrigin = make(map[string][]string, len(origins))
-	for origin := range origins {
+	for origin := range s.origins {
 		m.allowOrigin[origin] = []string{origin}
 	}
-	if expose := strings.Join(config.List(cfg.CorsExposeHeaders), ","); expose != "" {
+	if expose := strings.Join(s.exposeHeaders, ","); expose != "" {
 		m.exposeValue = []string{expose}
 	}
 	return m, nil
@@ -143,11 +116,11 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// openCookie, inlined: GET is most of an API's traffic, and a call costs more under Yaegi
-	// than the work it does.
+	// The jar's Open, inlined: GET is most of an API's traffic, and a call costs more under
+	// Yaegi than the work it does.
 	accessToken := ""
 	if c, err := r.Cookie(m.accessTokenCookie); err == nil {
-		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= minCookieBytes && blob[0] == 1 {
+		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= cookiecrypt.MinBlobSize && blob[0] == 1 {
 			if plain, err := m.aead.Open(blob[13:13], blob[1:13], blob[13:], nil); err == nil {
 				accessToken = string(plain)
 			}
@@ -182,15 +155,16 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // csrfMatches checks the CSRF header against the CSRF cookie, answering the rejection itself. It
 // is its own function because Yaegi allocates every variable of a function on each call: kept out
-// of ServeHTTP, its variables cost GETs nothing.
+// of ServeHTTP, its variables cost GETs nothing. It tries the jar's fast Open first and leaves
+// every other case, and the description of what is wrong, to the jar's CheckCSRF.
 func (m *Middleware) csrfMatches(w http.ResponseWriter, r *http.Request, origin string) bool {
 	header := r.Header[m.csrfHeader]
 	if len(header) == 1 && header[0] != "" &&
-		subtle.ConstantTimeCompare([]byte(header[0]), []byte(openCookie(m.aead, r, m.csrfCookie))) == 1 {
+		subtle.ConstantTimeCompare([]byte(header[0]), []byte(m.cookies.Open(r, m.cookies.CSRF))) == 1 {
 		return true
 	}
-	if problem := m.checkCSRF(r); problem != "" {
-		m.reject(w, r, origin, problem)
+	if err := m.cookies.CheckCSRF(r); err != nil {
+		m.reject(w, r, origin, err.Error())
 		return false
 	}
 	return true
@@ -199,36 +173,13 @@ func (m *Middleware) csrfMatches(w http.ResponseWriter, r *http.Request, origin 
 // accessTokenSlowly is the access token cookie's slow path: previous keys, duplicate cookies,
 // and the rejection that says what is wrong. It returns "" after answering.
 func (m *Middleware) accessTokenSlowly(w http.ResponseWriter, r *http.Request, origin string) string {
-	token, problem := m.decryptCookie(r, m.accessTokenCookie)
-	if problem != "" {
-		m.reject(w, r, origin, problem)
+	token, err := m.cookies.Read(r, m.cookies.AccessToken)
+	if err != nil {
+		m.reject(w, r, origin, err.Error())
 		return ""
 	}
 	return token
 }
-
-// openCookie decrypts the named cookie with the current key, or returns "". Anything it cannot
-// open (no cookie, a bad value, a previous key, a duplicate cookie) is left to decryptCookie,
-// which is slower and says what is wrong.
-func openCookie(aead cipher.AEAD, r *http.Request, name string) string {
-	c, err := r.Cookie(name)
-	if err != nil {
-		return ""
-	}
-	blob, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(blob) < minCookieBytes || blob[0] != 1 {
-		return ""
-	}
-	plain, err := aead.Open(blob[13:13], blob[1:13], blob[13:], nil)
-	if err != nil {
-		return ""
-	}
-	return string(plain)
-}
-
-// minCookieBytes is the smallest decoded cookie: version, IV, one byte, tag (cookiecrypt's rule,
-// repeated for the inlined fast path).
-const minCookieBytes = 1 + 12 + 1 + 16
 
 // Shared response header values (see Middleware.allowOrigin).
 var (
@@ -273,51 +224,6 @@ func originProblem(origin string) string {
 	return "the Origin header is not a trusted web origin"
 }
 
-// checkCSRF compares the x-<prefix>-csrf header with the decrypted CSRF cookie in constant time.
-func (m *Middleware) checkCSRF(r *http.Request) string {
-	csrf, problem := m.decryptCookie(r, m.csrfCookie)
-	if problem != "" {
-		return problem
-	}
-	header := r.Header[m.csrfHeader]
-	if len(header) == 0 || header[0] == "" {
-		return "the request has no " + m.csrfHeader + " header"
-	}
-	if len(header) > 1 || subtle.ConstantTimeCompare([]byte(header[0]), []byte(csrf)) != 1 {
-		return "the " + m.csrfHeader + " header does not match the CSRF cookie"
-	}
-	return ""
-}
-
-// decryptCookie returns the plaintext of the named cookie, or a description of what is wrong with
-// it. When the browser sends the name more than once (a stale cookie with another Path or
-// Domain), the first one that decrypts is used.
-func (m *Middleware) decryptCookie(r *http.Request, name string) (string, string) {
-	c, err := r.Cookie(name)
-	if err != nil {
-		return "", "the request has no " + name + " cookie"
-	}
-	plain, err := m.cipher.Decrypt(c.Value)
-	if err == nil {
-		return plain, ""
-	}
-	first := err
-	seen := false
-	for _, other := range r.Cookies() {
-		if other.Name != name {
-			continue
-		}
-		if !seen {
-			seen = true // the one already tried
-			continue
-		}
-		if plain, err := m.cipher.Decrypt(other.Value); err == nil {
-			return plain, ""
-		}
-	}
-	return "", "the " + name + " cookie is invalid: " + first.Error()
-}
-
 // reject answers 401, with CORS headers for a trusted origin so that the SPA can read the answer.
 func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, origin, problem string) {
 	defer apierror.Recover(w, r, m.log)
@@ -326,12 +232,4 @@ func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, origin, prob
 		m.cors.AddResponseHeaders(w.Header(), origin)
 	}
 	apierror.ProxyUnauthorized.Write(w, r)
-}
-
-func isDataChanging(method string) bool {
-	switch method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return true
-	}
-	return false
 }

@@ -1,5 +1,12 @@
 package bfftoken
 
+import (
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cors"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
+)
+
 // Config is the bffToken role's configuration, under the `bffToken` key of the plugin. Traefik
 // decodes it from labels and files, where every value arrives as a string: booleans and numbers
 // are read from strings, and a list may be given as "a,b" or as an indexed or YAML list.
@@ -73,3 +80,37 @@ func CreateConfig() *Config {
 }
 
 var defaultAllowMethods = []string{"OPTIONS", "HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// settings is a configuration that checkConfig accepted, with its defaults applied.
+type settings struct {
+	cipher              *cookiecrypt.Cipher
+	origins             map[string]bool
+	cors                *cors.Policy
+	exposeHeaders       []string
+	allowTokens         bool
+	removeCookieHeaders bool
+	level               logger.Level
+}
+
+// checkConfig checks every key, reporting all problems at once in a fixed order.
+func checkConfig(cfg *Config) (settings, error) {
+	errs := config.NewErrors("bffToken")
+	errs.Unknown(cfg.Unknown)
+	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
+	s := settings{
+		cipher:              errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile),
+		exposeHeaders:       config.List(cfg.CorsExposeHeaders),
+		allowTokens:         cfg.AllowTokens,
+		removeCookieHeaders: config.BoolOr(cfg.RemoveCookieHeaders, true),
+	}
+	origins, policy := errs.TrustedWebOrigins(cfg.TrustedWebOrigins, config.BoolOr(cfg.CorsEnabled, true), cors.Options{
+		AllowMethods:  config.ListOr(cfg.CorsAllowMethods, defaultAllowMethods),
+		AllowHeaders:  config.List(cfg.CorsAllowHeaders),
+		ExposeHeaders: s.exposeHeaders,
+		MaxAgeSeconds: config.IntOr(cfg.CorsMaxAge, 86400),
+	})
+	s.origins = origins
+	s.cors = policy
+	s.level = errs.LogLevel(cfg.LogLevel)
+	return s, errs.Err()
+}

@@ -1,5 +1,17 @@
 package oauthagent
 
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
+	"github.com/tokenhandler/traefik-token-handler/internal/cors"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
+)
+
 // Config is the oauthAgent role's configuration, under the `oauthAgent` key of the plugin. Every
 // value may arrive as a string (labels, files); lists may be given as "a,b".
 type Config struct {
@@ -109,6 +121,83 @@ const (
 	defaultScope          = "openid profile"
 	defaultPathPrefix     = "/oauth-agent"
 	defaultTimeoutSeconds = 10
-	clientSecretBasic     = "client_secret_basic"
-	clientSecretPost      = "client_secret_post"
 )
+
+// settings is a configuration that checkConfig accepted, with its defaults applied.
+type settings struct {
+	issuer                string
+	endpoints             endpoints // the configured ones; discovery fills in the others
+	clientSecret          string
+	authMethod            string
+	redirectURI           string
+	postLogoutRedirectURI string
+	scope                 string
+	pathPrefix            string
+	cookies               cookies.Options
+	origins               map[string]bool
+	cors                  *cors.Policy
+	timeout               time.Duration
+	level                 logger.Level
+}
+
+// checkConfig checks every key, reporting all problems at once in a fixed order.
+func checkConfig(cfg *Config) (settings, error) {
+	errs := config.NewErrors("oauthAgent")
+	errs.Unknown(cfg.Unknown)
+	s := settings{issuer: errs.URL("issuer", cfg.Issuer, true)}
+	s.endpoints = endpoints{
+		authorization: errs.URL("authorizationEndpoint", cfg.AuthorizationEndpoint, false),
+		token:         errs.URL("tokenEndpoint", cfg.TokenEndpoint, false),
+		userInfo:      errs.URL("userInfoEndpoint", cfg.UserInfoEndpoint, false),
+		endSession:    errs.URL("endSessionEndpoint", cfg.EndSessionEndpoint, false),
+		jwks:          errs.URL("jwksUri", cfg.JwksURI, false),
+	}
+	errs.Required("clientId", cfg.ClientID)
+	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
+	s.authMethod = errs.OneOf("clientAuthMethod", cfg.ClientAuthMethod, backchannel.ClientAuthMethods)
+	s.redirectURI = errs.URL("redirectUri", cfg.RedirectURI, true)
+	s.postLogoutRedirectURI = errs.URL("postLogoutRedirectUri", cfg.PostLogoutRedirectURI, false)
+	s.scope = strings.Join(strings.Fields(cfg.Scope), " ")
+	if s.scope == "" {
+		s.scope = defaultScope
+	}
+	s.pathPrefix = strings.TrimSuffix(cfg.PathPrefix, "/")
+	if cfg.PathPrefix == "" {
+		s.pathPrefix = defaultPathPrefix
+	}
+	if !validPath(s.pathPrefix) {
+		errs.Add("pathPrefix", "must be a path starting with / (without ; , spaces, ? or #), got %q", cfg.PathPrefix)
+	}
+	s.cookies = cookies.Options{
+		Prefix:    cfg.CookieNamePrefix,
+		BasePath:  cfg.CookieBasePath,
+		AgentPath: s.pathPrefix,
+		Domain:    cfg.CookieDomain,
+		Secure:    config.BoolOr(cfg.CookieSecure, true),
+	}
+	if s.cookies.BasePath == "" {
+		s.cookies.BasePath = "/"
+	}
+	if !validPath(s.cookies.BasePath) {
+		errs.Add("cookieBasePath", "must be a path starting with /, got %q", s.cookies.BasePath)
+	}
+	if s.cookies.Domain != "" && strings.ContainsAny(s.cookies.Domain, ";, \t/:") {
+		errs.Add("cookieDomain", "must be a domain name, got %q", s.cookies.Domain)
+	}
+	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
+	s.cookies.Cipher = errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
+	origins, policy := errs.TrustedWebOrigins(cfg.TrustedWebOrigins, config.BoolOr(cfg.CorsEnabled, true), cors.Options{
+		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		MaxAgeSeconds: 86400,
+	})
+	s.origins = origins
+	s.cors = policy
+	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)
+	s.level = errs.LogLevel(cfg.LogLevel)
+	return s, errs.Err()
+}
+
+// validPath reports whether p can be a cookie Path and a URL path prefix.
+func validPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.ContainsAny(p, ";, \t\r\n?#")
+}

@@ -12,9 +12,6 @@ import (
 // clockSkew is the leeway on exp and iat, for clocks that disagree a little.
 const clockSkew = 60 * time.Second
 
-// timeNow is the agent's clock; tests replace it.
-var timeNow = time.Now
-
 // idTokenClaims are the claims an ID token is checked on.
 type idTokenClaims struct {
 	Iss   string      `json:"iss"`
@@ -58,7 +55,7 @@ func (a *Agent) validateIDToken(token, wantNonce string) error {
 	if (len(audiences) > 1 || claims.Azp != "") && claims.Azp != a.clientID {
 		return errors.New("the ID token's azp is not the client id")
 	}
-	now := timeNow()
+	now := time.Now()
 	if claims.Exp == nil || time.Unix(int64(*claims.Exp), 0).Add(clockSkew).Before(now) {
 		return errors.New("the ID token has expired or has no exp")
 	}

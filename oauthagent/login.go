@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
@@ -71,7 +72,7 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 		return serverFailure(err.Error())
 	}
 
-	login := pendingLogin{Created: timeNow().Unix()}
+	login := pendingLogin{Created: time.Now().Unix()}
 	for _, target := range []*string{&login.State, &login.CodeVerifier, &login.Nonce} {
 		value, err := randomToken()
 		if err != nil {
@@ -115,11 +116,11 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 // does not decrypt (a rotated key) counts as no pending login.
 func (a *Agent) pendingLogins(r *http.Request) loginState {
 	var state loginState
-	plain := a.decryptCookie(r, a.cookies.login.name)
-	if plain == "" || json.Unmarshal([]byte(plain), &state) != nil {
+	plain, err := a.cookies.Read(r, a.cookies.Login)
+	if err != nil || json.Unmarshal([]byte(plain), &state) != nil {
 		return loginState{}
 	}
-	now := timeNow()
+	now := time.Now()
 	kept := state.Logins[:0]
 	for _, l := range state.Logins {
 		if created := time.Unix(l.Created, 0); now.Sub(created) < loginLifetime && l.State != "" {
@@ -133,16 +134,11 @@ func (a *Agent) pendingLogins(r *http.Request) loginState {
 // writeLoginState stores the pending logins, or clears the cookie when there are none.
 func (a *Agent) writeLoginState(h http.Header, state loginState) *failure {
 	if len(state.Logins) == 0 {
-		a.cookies.login.clear(h)
+		cookies.Clear(h, a.cookies.Login)
 		return nil
 	}
 	plain, _ := json.Marshal(state)
-	sealed, f := a.encrypt(string(plain))
-	if f != nil {
-		return f
-	}
-	a.cookies.login.set(h, sealed)
-	return nil
+	return a.setCookie(h, a.cookies.Login, string(plain))
 }
 
 // loginEndAnswer is /login/end's answer; csrf is omitted when empty, as Curity's agent does.
@@ -196,14 +192,14 @@ func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
 // and decrypt. Cookies that do not decrypt (the key was rotated without keeping the old one) are
 // cleared and reported as logged out, so that the SPA simply offers to sign in again.
 func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
-	if len(cookieValues(r, a.cookies.accessToken.name)) == 0 {
+	if !cookies.Present(r, a.cookies.AccessToken) {
 		writeJSON(w, loginEndAnswer{})
 		return nil
 	}
 	csrf := a.csrfToken(r)
-	if csrf == "" || a.decryptCookie(r, a.cookies.accessToken.name) == "" {
+	if _, err := a.cookies.Read(r, a.cookies.AccessToken); csrf == "" || err != nil {
 		a.log.Printf(logger.Info, "session cookies that do not decrypt were cleared on %s", r.URL.Path)
-		a.cookies.clearSession(w.Header())
+		a.cookies.ClearSession(w.Header())
 		writeJSON(w, loginEndAnswer{})
 		return nil
 	}
@@ -216,7 +212,7 @@ func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
 func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) *failure {
 	pending := a.pendingLogins(r)
 	if len(pending.Logins) == 0 {
-		return rejected(apierror.AgentMissingVerifier, "no login is pending in the "+a.cookies.login.name+" cookie")
+		return rejected(apierror.AgentMissingVerifier, "no login is pending in the "+a.cookies.Login.Name+" cookie")
 	}
 	match := -1
 	for i, l := range pending.Logins {
@@ -265,10 +261,10 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 		}
 	}
 	h := w.Header()
-	if f := a.setCookie(h, a.cookies.accessToken, tokens.AccessToken); f != nil {
+	if f := a.setCookie(h, a.cookies.AccessToken, tokens.AccessToken); f != nil {
 		return f
 	}
-	if f := a.setCookie(h, a.cookies.csrf, csrf); f != nil {
+	if f := a.setCookie(h, a.cookies.CSRF, csrf); f != nil {
 		return f
 	}
 	if f := a.setTokenCookies(h, tokens); f != nil {
@@ -278,28 +274,27 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 	return nil
 }
 
-// setCookie encrypts value and sets it as cookie c.
-func (a *Agent) setCookie(h http.Header, c cookieSpec, value string) *failure {
-	sealed, f := a.encrypt(value)
-	if f != nil {
-		return f
+// setCookie encrypts value and sets it as cookie c; it fails only if the system's random source
+// does.
+func (a *Agent) setCookie(h http.Header, c cookies.Cookie, value string) *failure {
+	if err := a.cookies.Write(h, c, value); err != nil {
+		return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: err.Error()}
 	}
-	c.set(h, sealed)
 	return nil
 }
 
 // setTokenCookies sets the refresh token and ID token cookies for the tokens that came back.
 func (a *Agent) setTokenCookies(h http.Header, tokens tokenResponse) *failure {
 	if tokens.RefreshToken != "" {
-		if f := a.setCookie(h, a.cookies.refreshToken, tokens.RefreshToken); f != nil {
+		if f := a.setCookie(h, a.cookies.RefreshToken, tokens.RefreshToken); f != nil {
 			return f
 		}
 	}
 	if tokens.IDToken != "" {
-		if f := a.setCookie(h, a.cookies.idToken, tokens.IDToken); f != nil {
+		if f := a.setCookie(h, a.cookies.IDToken, tokens.IDToken); f != nil {
 			return f
 		}
-		if f := a.setCookie(h, a.cookies.idTokenHint, tokens.IDToken); f != nil {
+		if f := a.setCookie(h, a.cookies.IDTokenHint, tokens.IDToken); f != nil {
 			return f
 		}
 	}
@@ -333,7 +328,7 @@ func newCSRFToken() (string, error) {
 // csrfToken returns the -csrf cookie's plaintext if it is a CSRF token: ours, or the 64
 // alphanumeric characters of Curity's agents (so that sessions survive a move from theirs to ours).
 func (a *Agent) csrfToken(r *http.Request) string {
-	csrf := a.decryptCookie(r, a.cookies.csrf.name)
+	csrf, _ := a.cookies.Read(r, a.cookies.CSRF)
 	switch {
 	case strings.HasPrefix(csrf, csrfTokenPrefix) && len(csrf) == len(csrfTokenPrefix)+43:
 		return csrf

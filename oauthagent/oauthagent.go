@@ -22,21 +22,16 @@ package oauthagent
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/textproto"
-	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
-	"github.com/tokenhandler/traefik-token-handler/internal/config"
-	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
@@ -48,142 +43,46 @@ type Agent struct {
 	pathPrefix            string
 	issuer                string
 	clientID              string
-	clientSecret          string
-	authMethod            string
-	basicAuth             string
+	clientAuth            *backchannel.ClientAuth
 	redirectURI           string
 	postLogoutRedirectURI string
 	scope                 string
-	cipher                *cookiecrypt.Cipher
-	cookies               cookieJar
-	csrfHeader            string
+	cookies               *cookies.Jar
 	cors                  *cors.Policy // nil when CORS is disabled
 	origins               map[string]bool
 	provider              *provider
 	keys                  *keySet
-	transport             http.RoundTripper
-	timeout               time.Duration
 }
 
-// New validates the configuration and builds the agent. It never touches the network.
+// New checks the configuration and builds the agent. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	errs := config.NewErrors("oauthAgent")
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs.Unknown(cfg.Unknown)
-
-	issuer := strings.TrimSpace(cfg.Issuer)
-	errs.Required("issuer", issuer)
-	if issuer != "" && !isHTTPURL(issuer) {
-		errs.Add("issuer", "must be an http or https URL without a fragment, got %q", issuer)
-	}
-	configured := endpoints{
-		authorization: strings.TrimSpace(cfg.AuthorizationEndpoint),
-		token:         strings.TrimSpace(cfg.TokenEndpoint),
-		userInfo:      strings.TrimSpace(cfg.UserInfoEndpoint),
-		endSession:    strings.TrimSpace(cfg.EndSessionEndpoint),
-		jwks:          strings.TrimSpace(cfg.JwksURI),
-	}
-	for key, value := range map[string]string{
-		"authorizationEndpoint": configured.authorization, "tokenEndpoint": configured.token,
-		"userInfoEndpoint": configured.userInfo, "endSessionEndpoint": configured.endSession, "jwksUri": configured.jwks,
-	} {
-		if value != "" && !isHTTPURL(value) {
-			errs.Add(key, "must be an http or https URL without a fragment, got %q", value)
-		}
-	}
-
-	errs.Required("clientId", cfg.ClientID)
-	secret := errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
-	authMethod := cfg.ClientAuthMethod
-	if authMethod == "" {
-		authMethod = clientSecretBasic
-	}
-	if authMethod != clientSecretBasic && authMethod != clientSecretPost {
-		errs.Add("clientAuthMethod", "must be client_secret_basic or client_secret_post, got %q", authMethod)
-	}
-	errs.Required("redirectUri", cfg.RedirectURI)
-	if cfg.RedirectURI != "" && !isHTTPURL(cfg.RedirectURI) {
-		errs.Add("redirectUri", "must be an http or https URL without a fragment, got %q", cfg.RedirectURI)
-	}
-	if cfg.PostLogoutRedirectURI != "" && !isHTTPURL(cfg.PostLogoutRedirectURI) {
-		errs.Add("postLogoutRedirectUri", "must be an http or https URL without a fragment, got %q", cfg.PostLogoutRedirectURI)
-	}
-	scope := strings.Join(strings.Fields(cfg.Scope), " ")
-	if scope == "" {
-		scope = defaultScope
-	}
-	pathPrefix := strings.TrimSuffix(cfg.PathPrefix, "/")
-	if cfg.PathPrefix == "" {
-		pathPrefix = defaultPathPrefix
-	}
-	if !validPath(pathPrefix) {
-		errs.Add("pathPrefix", "must be a path starting with / (without ; , spaces, ? or #), got %q", cfg.PathPrefix)
-	}
-	basePath := cfg.CookieBasePath
-	if basePath == "" {
-		basePath = "/"
-	}
-	if !validPath(basePath) {
-		errs.Add("cookieBasePath", "must be a path starting with /, got %q", basePath)
-	}
-	if cfg.CookieDomain != "" && strings.ContainsAny(cfg.CookieDomain, ";, \t/:") {
-		errs.Add("cookieDomain", "must be a domain name, got %q", cfg.CookieDomain)
-	}
-	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
-	cookieCipher := errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile)
-	origins, err := cors.ParseOrigins(config.List(cfg.TrustedWebOrigins))
-	errs.AddErr("trustedWebOrigins", err)
-	var policy *cors.Policy
-	if config.BoolOr(cfg.CorsEnabled, true) && origins != nil {
-		policy, err = cors.NewPolicy(cors.Options{
-			TrustedOrigins: config.List(cfg.TrustedWebOrigins),
-			AllowMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			MaxAgeSeconds:  86400,
-		})
-		errs.AddErr("trustedWebOrigins", err)
-	}
-	timeoutSeconds := cfg.TimeoutSeconds
-	if timeoutSeconds == 0 {
-		timeoutSeconds = defaultTimeoutSeconds
-	}
-	if timeoutSeconds < 0 || timeoutSeconds > config.MaxTimeoutSeconds {
-		errs.Add("timeoutSeconds", "must be from 1 to %d, got %d", config.MaxTimeoutSeconds, timeoutSeconds)
-	}
-	level, err := logger.ParseLevel(cfg.LogLevel)
-	errs.AddErr("logLevel", err)
-	if err := errs.Err(); err != nil {
+	s, err := checkConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
-
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
-	timeout := time.Duration(timeoutSeconds) * time.Second
-	transport := backchannel.Transport(false)
-	p, keys := sharedProvider(issuer, configured, transport, timeout)
+	client := backchannel.NewClient(false, s.timeout)
+	p, keys := sharedProvider(s.issuer, s.endpoints, client)
 	a := &Agent{
 		next:                  next,
-		log:                   logger.New("oauthAgent", name, level),
-		pathPrefix:            pathPrefix,
-		issuer:                issuer,
+		log:                   logger.New("oauthAgent", name, s.level),
+		pathPrefix:            s.pathPrefix,
+		issuer:                s.issuer,
 		clientID:              cfg.ClientID,
-		clientSecret:          secret,
-		authMethod:            authMethod,
-		basicAuth:             backchannel.BasicAuth(cfg.ClientID, secret),
-		redirectURI:           cfg.RedirectURI,
-		postLogoutRedirectURI: cfg.PostLogoutRedirectURI,
-		scope:                 scope,
-		cipher:                cookieCipher,
-		cookies:               newCookieJar(cfg.CookieNamePrefix, basePath, pathPrefix, cfg.CookieDomain, config.BoolOr(cfg.CookieSecure, true)),
-		csrfHeader:            textproto.CanonicalMIMEHeaderKey("x-" + cfg.CookieNamePrefix + "-csrf"),
-		cors:                  policy,
-		origins:               origins,
+		clientAuth:            backchannel.NewClientAuth(s.authMethod, cfg.ClientID, s.clientSecret),
+		redirectURI:           s.redirectURI,
+		postLogoutRedirectURI: s.postLogoutRedirectURI,
+		scope:                 s.scope,
+		cookies:               cookies.NewJar(s.cookies),
+		cors:                  s.cors,
+		origins:               s.origins,
 		provider:              p,
 		keys:                  keys,
-		transport:             transport,
-		timeout:               timeout,
 	}
 	return a, nil
 }
@@ -198,14 +97,14 @@ var (
 // shared by every instance: Traefik builds one instance per router and rebuilds them on every
 // configuration reload, and sharing keeps discovery and JWKS fetches (and their rate limits) per
 // server rather than per instance.
-func sharedProvider(issuer string, configured endpoints, transport http.RoundTripper, timeout time.Duration) (*provider, *keySet) {
+func sharedProvider(issuer string, configured endpoints, client *backchannel.Client) (*provider, *keySet) {
 	key := strings.Join([]string{issuer, configured.authorization, configured.token, configured.userInfo,
-		configured.endSession, configured.jwks, timeout.String()}, "|")
+		configured.endSession, configured.jwks, client.Timeout().String()}, "|")
 	providersMu.Lock()
 	defer providersMu.Unlock()
 	p, ok := providers[key]
 	if !ok {
-		p = &provider{issuer: issuer, configured: configured, transport: transport, timeout: timeout}
+		p = &provider{issuer: issuer, configured: configured, client: client}
 		providers[key] = p
 		ks := &keySet{}
 		ks.fetch = func() ([]byte, error) {
@@ -218,13 +117,6 @@ func sharedProvider(issuer string, configured endpoints, transport http.RoundTri
 		keySets[key] = ks
 	}
 	return p, keySets[key]
-}
-
-// isHTTPURL reports whether s is an absolute http or https URL without a fragment (a fragment
-// would swallow the query the agent appends).
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == "" && !strings.Contains(s, "#")
 }
 
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -327,38 +219,6 @@ func readJSON(r *http.Request, v interface{}) *failure {
 		return rejected(apierror.AgentMalformedBody, "the request body is not JSON of the expected shape")
 	}
 	return nil
-}
-
-// decryptCookie returns the plaintext of the first cookie called name that decrypts, or "".
-func (a *Agent) decryptCookie(r *http.Request, name string) string {
-	for _, value := range cookieValues(r, name) {
-		if plain, err := a.cipher.Decrypt(value); err == nil {
-			return plain
-		}
-	}
-	return ""
-}
-
-// checkCSRF compares the CSRF header with the decrypted CSRF cookie, in constant time.
-func (a *Agent) checkCSRF(r *http.Request) *failure {
-	csrf := a.decryptCookie(r, a.cookies.csrf.name)
-	if csrf == "" {
-		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.csrf.name+" cookie is missing or does not decrypt")
-	}
-	header := r.Header[a.csrfHeader]
-	if len(header) != 1 || subtle.ConstantTimeCompare([]byte(header[0]), []byte(csrf)) != 1 {
-		return rejected(apierror.AgentUnauthorized, "the "+a.csrfHeader+" header is missing or does not match the CSRF cookie")
-	}
-	return nil
-}
-
-// encrypt encrypts a cookie value; it fails only if the system's random source does.
-func (a *Agent) encrypt(plain string) (string, *failure) {
-	sealed, err := a.cipher.Encrypt(plain)
-	if err != nil {
-		return "", &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "encrypting a cookie: " + err.Error()}
-	}
-	return sealed, nil
 }
 
 // randomToken returns 32 random bytes, base64url-encoded (43 characters): for state, nonce, the

@@ -1,9 +1,9 @@
 package oauthagent
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
 )
 
 // endpoints are the authorization server's URLs the agent uses.
@@ -25,8 +26,7 @@ type endpoints struct {
 type provider struct {
 	issuer     string
 	configured endpoints
-	transport  http.RoundTripper
-	timeout    time.Duration
+	client     *backchannel.Client
 
 	mu          sync.Mutex
 	discovered  *endpoints
@@ -87,7 +87,7 @@ func (p *provider) discover() (*endpoints, error) {
 	url := strings.TrimSuffix(p.issuer, "/") + "/.well-known/openid-configuration"
 	body, err := p.get(url)
 	if err != nil {
-		return nil, errors.New("discovery: " + err.Error())
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	var doc struct {
 		Issuer                string `json:"issuer"`
@@ -111,7 +111,7 @@ func (p *provider) discover() (*endpoints, error) {
 	// Checked as configured endpoints are: the authorization and end-session URLs go to the
 	// browser, and a javascript: URL there would run in the SPA's origin.
 	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI} {
-		if endpoint != "" && !isHTTPURL(endpoint) {
+		if endpoint != "" && !config.IsHTTPURL(endpoint) {
 			return nil, errors.New("discovery: the document has an endpoint that is not an http or https URL")
 		}
 	}
@@ -126,31 +126,12 @@ func (p *provider) discover() (*endpoints, error) {
 
 // get fetches a JSON document from the authorization server.
 func (p *provider) get(url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := p.client.Do(backchannel.Request{Method: http.MethodGet, URL: url, Accept: "application/json"})
 	if err != nil {
-		return nil, err
+		return nil, errors.New("the authorization server " + err.Error())
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := p.transport.RoundTrip(req)
-	if err != nil {
-		return nil, describeCallError(err, p.timeout)
+	if resp.Status != http.StatusOK {
+		return nil, errors.New("the authorization server answered " + strconv.Itoa(resp.Status))
 	}
-	body, err := backchannel.ReadBody(resp)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, errors.New("answered " + strconv.Itoa(resp.StatusCode))
-	}
-	return body, nil
-}
-
-// describeCallError says why a back-channel call failed, without the request's details.
-func describeCallError(err error, timeout time.Duration) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return errors.New("no answer within " + timeout.String())
-	}
-	return errors.New("unreachable: " + err.Error())
+	return resp.Body, nil
 }

@@ -6,15 +6,16 @@ import (
 	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
 // userInfo answers GET /userInfo with the authorization server's userinfo for the access token.
 func (a *Agent) userInfo(w http.ResponseWriter, r *http.Request) *failure {
-	accessToken := a.decryptCookie(r, a.cookies.accessToken.name)
-	if accessToken == "" {
-		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.accessToken.name+" cookie is missing or does not decrypt")
+	accessToken, err := a.cookies.Read(r, a.cookies.AccessToken)
+	if err != nil {
+		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
 	e, err := a.provider.endpoints()
 	if err != nil {
@@ -35,9 +36,9 @@ func (a *Agent) userInfo(w http.ResponseWriter, r *http.Request) *failure {
 // claims answers GET /claims with the ID token's claims. The token came straight from the token
 // endpoint and was validated then, so its signature is not checked again.
 func (a *Agent) claims(w http.ResponseWriter, r *http.Request) *failure {
-	idToken := a.decryptCookie(r, a.cookies.idToken.name)
-	if idToken == "" {
-		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.idToken.name+" cookie is missing or does not decrypt")
+	idToken, err := a.cookies.Read(r, a.cookies.IDToken)
+	if err != nil {
+		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
 	parsed, err := jwt.Parse(idToken)
 	if err != nil {
@@ -55,12 +56,12 @@ func (a *Agent) claims(w http.ResponseWriter, r *http.Request) *failure {
 // authorization server says invalid_grant the session is over, and its cookies are cleared so
 // that the next /login/end reports logged out.
 func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
-	if f := a.checkCSRF(r); f != nil {
-		return f
+	if err := a.cookies.CheckCSRF(r); err != nil {
+		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
-	refreshToken := a.decryptCookie(r, a.cookies.refreshToken.name)
-	if refreshToken == "" {
-		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.refreshToken.name+" cookie is missing or does not decrypt")
+	refreshToken, err := a.cookies.Read(r, a.cookies.RefreshToken)
+	if err != nil {
+		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
 	e, err := a.provider.endpoints()
 	if err != nil {
@@ -72,7 +73,7 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 	tokens, f := a.callTokenEndpoint(e.token, form, "refresh")
 	if f != nil {
 		if f.answer == apierror.AgentSessionExpired {
-			a.cookies.clearSession(w.Header())
+			a.cookies.ClearSession(w.Header())
 		}
 		return f
 	}
@@ -82,7 +83,7 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 		}
 	}
 	h := w.Header()
-	if f := a.setCookie(h, a.cookies.accessToken, tokens.AccessToken); f != nil {
+	if f := a.setCookie(h, a.cookies.AccessToken, tokens.AccessToken); f != nil {
 		return f
 	}
 	if f := a.setTokenCookies(h, tokens); f != nil {
@@ -96,13 +97,13 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 // post_logout_redirect_uri and id_token_hint) and clears the session cookies, each with its own
 // Path, so that the browser really drops them.
 func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
-	if f := a.checkCSRF(r); f != nil {
-		return f
+	if err := a.cookies.CheckCSRF(r); err != nil {
+		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
-	if len(cookieValues(r, a.cookies.accessToken.name)) == 0 {
-		return rejected(apierror.AgentUnauthorized, "the "+a.cookies.accessToken.name+" cookie is missing")
+	if !cookies.Present(r, a.cookies.AccessToken) {
+		return rejected(apierror.AgentUnauthorized, "the request has no "+a.cookies.AccessToken.Name+" cookie")
 	}
-	a.cookies.clearSession(w.Header())
+	a.cookies.ClearSession(w.Header())
 	e, err := a.provider.endpoints()
 	if err != nil {
 		return serverFailure("logout (the session cookies were cleared): " + err.Error())
@@ -114,7 +115,7 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 		if a.postLogoutRedirectURI != "" {
 			q.Set("post_logout_redirect_uri", a.postLogoutRedirectURI)
 		}
-		if hint := a.decryptCookie(r, a.cookies.idTokenHint.name); hint != "" {
+		if hint, err := a.cookies.Read(r, a.cookies.IDTokenHint); err == nil {
 			q.Set("id_token_hint", hint)
 		}
 		separator := "?"

@@ -1,7 +1,6 @@
 package oauthagent
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -45,41 +44,24 @@ type tokenResponse struct {
 // that is not a token response is the server failing (502).
 func (a *Agent) callTokenEndpoint(tokenEndpoint string, form url.Values, grant string) (tokenResponse, *failure) {
 	var tokens tokenResponse
-	if a.authMethod == clientSecretPost {
-		form.Set("client_id", a.clientID)
-		form.Set("client_secret", a.clientSecret)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenEndpoint, strings.NewReader(form.Encode()))
+	resp, err := a.provider.client.Do(backchannel.Request{
+		Method: http.MethodPost, URL: tokenEndpoint, Form: form, Accept: "application/json", ClientAuth: a.clientAuth,
+	})
 	if err != nil {
-		return tokens, serverFailure("building the token request: " + err.Error())
+		return tokens, serverFailure(grant + ": the token endpoint " + err.Error())
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if a.authMethod == clientSecretBasic {
-		req.Header.Set("Authorization", a.basicAuth)
-	}
-	resp, err := a.transport.RoundTrip(req)
-	if err != nil {
-		return tokens, serverFailure(grant + ": the token endpoint is " + describeCallError(err, a.timeout).Error())
-	}
-	body, err := backchannel.ReadBody(resp)
-	if err != nil {
-		return tokens, serverFailure(grant + ": reading the token response: " + err.Error())
-	}
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		code := oauthErrorCode(body)
+	if resp.Status >= 400 && resp.Status < 500 {
+		code := oauthErrorCode(resp.Body)
 		if grant == "refresh" && code == "invalid_grant" {
 			return tokens, rejected(apierror.AgentSessionExpired, "refresh: the refresh token is no longer valid (invalid_grant)")
 		}
 		return tokens, &failure{answer: apierror.AgentAuthorizationError, level: logger.Warn,
-			problem: grant + ": the token endpoint answered " + strconv.Itoa(resp.StatusCode) + " " + code}
+			problem: grant + ": the token endpoint answered " + strconv.Itoa(resp.Status) + " " + code}
 	}
-	if resp.StatusCode != http.StatusOK {
-		return tokens, serverFailure(grant + ": the token endpoint answered " + strconv.Itoa(resp.StatusCode))
+	if resp.Status != http.StatusOK {
+		return tokens, serverFailure(grant + ": the token endpoint answered " + strconv.Itoa(resp.Status))
 	}
-	if err := json.Unmarshal(body, &tokens); err != nil {
+	if err := json.Unmarshal(resp.Body, &tokens); err != nil {
 		return tokens, serverFailure(grant + ": the token endpoint answered something that is not JSON")
 	}
 	if tokens.AccessToken == "" {
@@ -106,34 +88,24 @@ func (a *Agent) callUserInfo(userInfoEndpoint, accessToken string) ([]byte, *fai
 	if userInfoEndpoint == "" {
 		return nil, serverFailure("userinfo: the authorization server has no userinfo endpoint")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, userInfoEndpoint, nil)
+	resp, err := a.provider.client.Do(backchannel.Request{
+		Method: http.MethodGet, URL: userInfoEndpoint, Accept: "application/json", Bearer: accessToken,
+	})
 	if err != nil {
-		return nil, serverFailure("building the userinfo request: " + err.Error())
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.transport.RoundTrip(req)
-	if err != nil {
-		return nil, serverFailure("userinfo: the endpoint is " + describeCallError(err, a.timeout).Error())
-	}
-	body, err := backchannel.ReadBody(resp)
-	if err != nil {
-		return nil, serverFailure("userinfo: reading the answer: " + err.Error())
+		return nil, serverFailure("userinfo: the endpoint " + err.Error())
 	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case resp.Status == http.StatusUnauthorized:
 		return nil, rejected(apierror.AgentTokenExpired, "userinfo: the access token was rejected (401)")
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return nil, &failure{answer: apierror.AgentAuthorizationError, level: logger.Warn, problem: "userinfo: the endpoint answered " + strconv.Itoa(resp.StatusCode)}
-	case resp.StatusCode != http.StatusOK:
-		return nil, serverFailure("userinfo: the endpoint answered " + strconv.Itoa(resp.StatusCode))
+	case resp.Status >= 400 && resp.Status < 500:
+		return nil, &failure{answer: apierror.AgentAuthorizationError, level: logger.Warn, problem: "userinfo: the endpoint answered " + strconv.Itoa(resp.Status)}
+	case resp.Status != http.StatusOK:
+		return nil, serverFailure("userinfo: the endpoint answered " + strconv.Itoa(resp.Status))
 	}
-	if !isJSONObject(body) {
+	if !isJSONObject(resp.Body) {
 		return nil, serverFailure("userinfo: the answer is not a JSON object")
 	}
-	return body, nil
+	return resp.Body, nil
 }
 
 func isJSONObject(b []byte) bool {

@@ -1,5 +1,13 @@
 package phantomtoken
 
+import (
+	"strconv"
+	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
+)
+
 // Config is the phantomToken role's configuration, under the `phantomToken` key of the plugin.
 // Every value may arrive as a string (labels, files); lists may be given as "a,b".
 type Config struct {
@@ -64,3 +72,35 @@ const (
 	maxTokenCacheSeconds = 86400
 	maxCacheEntriesLimit = 10000000
 )
+
+// settings is a configuration that checkConfig accepted, with its defaults applied.
+type settings struct {
+	endpoint     string
+	clientSecret string
+	cacheSeconds int
+	timeout      time.Duration
+	maxEntries   int
+	realm        string
+	level        logger.Level
+}
+
+// checkConfig checks every key, reporting all problems at once in a fixed order.
+func checkConfig(cfg *Config) (settings, error) {
+	errs := config.NewErrors("phantomToken")
+	errs.Unknown(cfg.Unknown)
+	s := settings{endpoint: errs.URL("introspectionEndpoint", cfg.IntrospectionEndpoint, true)}
+	errs.Required("clientId", cfg.ClientID)
+	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
+	s.cacheSeconds = errs.Range("tokenCacheSeconds", config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds), 0, maxTokenCacheSeconds)
+	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)
+	s.maxEntries = errs.Int("maxCacheEntries", cfg.MaxCacheEntries, defaultMaxCacheEntries, 1, maxCacheEntriesLimit)
+	s.realm = cfg.Realm
+	if s.realm == "" {
+		s.realm = defaultRealm
+	}
+	if strconv.Quote(s.realm) != `"`+s.realm+`"` {
+		errs.Add("realm", "must be printable text without quotes or backslashes")
+	}
+	s.level = errs.LogLevel(cfg.LogLevel)
+	return s, errs.Err()
+}

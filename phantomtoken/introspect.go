@@ -1,9 +1,7 @@
 package phantomtoken
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -36,36 +34,26 @@ type result struct {
 // introspect asks the authorization server about token and turns the answer into a result.
 // Nothing of the token appears in a problem description.
 func (m *Middleware) introspect(token string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint, strings.NewReader("token="+url.QueryEscape(token)))
+	resp, err := m.client.Do(backchannel.Request{
+		Method:     http.MethodPost,
+		URL:        m.endpoint,
+		Form:       url.Values{"token": {token}},
+		Accept:     "application/jwt",
+		ClientAuth: m.clientAuth,
+	})
 	if err != nil {
-		return result{outcome: failed, problem: "building the introspection request: " + err.Error()}
-	}
-	req.Header.Set("Authorization", m.basicAuth)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/jwt")
-	resp, err := m.transport.RoundTrip(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return result{outcome: failed, problem: "the introspection endpoint did not answer within " + m.timeout.String()}
-		}
-		return result{outcome: failed, problem: "the introspection endpoint could not be reached: " + describeTransportError(err)}
-	}
-	body, err := backchannel.ReadBody(resp)
-	if err != nil {
-		return result{outcome: failed, problem: "reading the introspection answer: " + err.Error()}
+		return result{outcome: failed, problem: "the introspection endpoint " + err.Error()}
 	}
 
 	switch {
-	case resp.StatusCode == http.StatusNoContent:
+	case resp.Status == http.StatusNoContent:
 		return result{outcome: inactive, problem: "the token is not active (introspection answered 204)"}
-	case resp.StatusCode == http.StatusServiceUnavailable:
+	case resp.Status == http.StatusServiceUnavailable:
 		return result{outcome: unavailable, problem: "the introspection endpoint answered 503"}
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return result{outcome: failed, problem: "the introspection endpoint rejected our client credentials (" + strconv.Itoa(resp.StatusCode) + "): check clientId and clientSecret"}
-	case resp.StatusCode != http.StatusOK:
-		return result{outcome: failed, problem: "the introspection endpoint answered " + strconv.Itoa(resp.StatusCode)}
+	case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
+		return result{outcome: failed, problem: "the introspection endpoint rejected our client credentials (" + strconv.Itoa(resp.Status) + "): check clientId and clientSecret"}
+	case resp.Status != http.StatusOK:
+		return result{outcome: failed, problem: "the introspection endpoint answered " + strconv.Itoa(resp.Status)}
 	}
 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
@@ -73,12 +61,12 @@ func (m *Middleware) introspect(token string) result {
 	switch {
 	case mediaType == "application/token-introspection+jwt":
 		return result{outcome: failed, problem: "the introspection endpoint answered an RFC 9701 JWT, not a phantom token JWT: configure it to answer application/jwt"}
-	case mediaType == "application/json" || (mediaType != "application/jwt" && strings.HasPrefix(strings.TrimSpace(string(body)), "{")):
+	case mediaType == "application/json" || (mediaType != "application/jwt" && strings.HasPrefix(strings.TrimSpace(string(resp.Body)), "{")):
 		var answer struct {
 			Active interface{} `json:"active"`
 			JWT    string      `json:"jwt"`
 		}
-		if err := json.Unmarshal(body, &answer); err != nil {
+		if err := json.Unmarshal(resp.Body, &answer); err != nil {
 			return result{outcome: failed, problem: "the introspection answer is not valid JSON"}
 		}
 		if isActive, ok := answer.Active.(bool); !ok || !isActive {
@@ -92,7 +80,7 @@ func (m *Middleware) introspect(token string) result {
 		}
 		jwtValue = answer.JWT
 	default:
-		jwtValue = strings.TrimSpace(string(body))
+		jwtValue = strings.TrimSpace(string(resp.Body))
 	}
 
 	e, problem := m.newEntry(jwtValue, resp.Header.Get("Cache-Control"))
@@ -169,12 +157,4 @@ func scopeList(claim interface{}) string {
 		}
 	}
 	return " " + strings.Join(scopes, " ") + " "
-}
-
-// describeTransportError keeps the cause of a failed call, without repeating the method and URL.
-func describeTransportError(err error) string {
-	if e, ok := err.(*url.Error); ok {
-		return e.Err.Error()
-	}
-	return err.Error()
 }

@@ -26,8 +26,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,10 +42,9 @@ type Middleware struct {
 	next           http.Handler
 	log            *logger.Logger
 	cache          *cache
-	transport      *http.Transport
+	client         *backchannel.Client
+	clientAuth     *backchannel.ClientAuth
 	endpoint       string
-	basicAuth      string
-	timeout        time.Duration
 	cacheTTL       time.Duration
 	requiredScopes []string
 
@@ -57,75 +54,33 @@ type Middleware struct {
 	challengeScope        string
 }
 
-// New validates the configuration and builds the middleware. It never touches the network.
+// New checks the configuration and builds the middleware. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	errs := config.NewErrors("phantomToken")
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs.Unknown(cfg.Unknown)
-
-	endpoint := cfg.IntrospectionEndpoint
-	errs.Required("introspectionEndpoint", endpoint)
-	if endpoint != "" {
-		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs.Add("introspectionEndpoint", "must be an http or https URL, got %q", endpoint)
-		}
-	}
-	errs.Required("clientId", cfg.ClientID)
-	secret := errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
-
-	cacheSeconds := config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds)
-	if cacheSeconds < 0 || cacheSeconds > maxTokenCacheSeconds {
-		errs.Add("tokenCacheSeconds", "must be from 0 to %d, got %d", maxTokenCacheSeconds, cacheSeconds)
-	}
-	timeoutSeconds := cfg.TimeoutSeconds
-	if timeoutSeconds == 0 {
-		timeoutSeconds = defaultTimeoutSeconds
-	}
-	if timeoutSeconds < 0 || timeoutSeconds > config.MaxTimeoutSeconds {
-		errs.Add("timeoutSeconds", "must be from 1 to %d, got %d", config.MaxTimeoutSeconds, timeoutSeconds)
-	}
-	maxEntries := cfg.MaxCacheEntries
-	if maxEntries == 0 {
-		maxEntries = defaultMaxCacheEntries
-	}
-	if maxEntries < 0 || maxEntries > maxCacheEntriesLimit {
-		errs.Add("maxCacheEntries", "must be from 1 to %d, got %d", maxCacheEntriesLimit, maxEntries)
-	}
-	realm := cfg.Realm
-	if realm == "" {
-		realm = defaultRealm
-	}
-	if strconv.Quote(realm) != `"`+realm+`"` {
-		errs.Add("realm", "must be printable text without quotes or backslashes")
-	}
-	level, err := logger.ParseLevel(cfg.LogLevel)
-	errs.AddErr("logLevel", err)
-	if err := errs.Err(); err != nil {
+	s, err := checkConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
-
-	if cacheSeconds == 0 {
-		maxEntries = 0 // no caching; flights still coalesce concurrent calls
+	if s.cacheSeconds == 0 {
+		s.maxEntries = 0 // no caching; flights still coalesce concurrent calls
 	}
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
-	timeout := time.Duration(timeoutSeconds) * time.Second
 	m := &Middleware{
 		next:                  next,
-		log:                   logger.New("phantomToken", name, level),
-		cache:                 sharedCache(cacheKey(endpoint, cfg.ClientID, secret, cacheSeconds, maxEntries), maxEntries),
-		transport:             backchannel.Transport(cfg.InsecureSkipVerify),
-		endpoint:              endpoint,
-		basicAuth:             backchannel.BasicAuth(cfg.ClientID, secret),
-		timeout:               timeout,
-		cacheTTL:              time.Duration(cacheSeconds) * time.Second,
+		log:                   logger.New("phantomToken", name, s.level),
+		cache:                 sharedCache(cacheKey(s.endpoint, cfg.ClientID, s.clientSecret, s.cacheSeconds, s.maxEntries), s.maxEntries),
+		client:                backchannel.NewClient(cfg.InsecureSkipVerify, s.timeout),
+		clientAuth:            backchannel.NewClientAuth(backchannel.ClientSecretBasic, cfg.ClientID, s.clientSecret),
+		endpoint:              s.endpoint,
+		cacheTTL:              time.Duration(s.cacheSeconds) * time.Second,
 		requiredScopes:        paddedScopes(config.List(cfg.RequiredScopes)),
-		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", realm),
-		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", realm),
-		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", realm),
+		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", s.realm),
+		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", s.realm),
+		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", s.realm),
 	}
 	return m, nil
 }

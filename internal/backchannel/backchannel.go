@@ -1,23 +1,25 @@
-// Package backchannel holds what the roles share for calls to the authorization server: HTTP
-// transports, client authentication and bounded reading of answers.
+// Package backchannel sends the calls the roles make to the authorization server: discovery,
+// JWKS, token, userinfo and introspection. A role builds a Request (what to send and how the
+// client authenticates); Client.Do sends it once, within the timeout, and reads a bounded answer,
+// the way golang/oauth2 separates building a token request from sending it. Nothing here knows
+// what a role does with the answer.
 package backchannel
 
 import (
+	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
+	"time"
 )
 
 // MaxBodyBytes bounds every answer read from the authorization server: a JWT, a token response,
 // a JWKS or a discovery document is far smaller, and a larger answer is refused, not truncated.
 const MaxBodyBytes = 256 * 1024
-
-// ErrBodyTooLarge is returned when an answer exceeds MaxBodyBytes.
-var ErrBodyTooLarge = errors.New("the answer is larger than 256 KiB")
 
 var (
 	transportsOnce sync.Once
@@ -25,15 +27,10 @@ var (
 	insecure       *http.Transport
 )
 
-// Transport returns the transport for back-channel calls. One transport per TLS mode is shared
-// by every middleware instance, so that the instances Traefik rebuilds on each configuration
-// reload reuse connections instead of leaving idle pools behind.
-//
-// Callers use its RoundTrip directly, with a context deadline as the timeout, rather than an
-// http.Client: RoundTrip never follows a redirect (an authorization server endpoint that
-// redirects is misconfigured), and an interpreted CheckRedirect function crashes Yaegi v0.16.1
-// when the standard library calls it.
-func Transport(insecureSkipVerify bool) *http.Transport {
+// transport returns the transport for one TLS mode. One transport per mode is shared by every
+// middleware instance, so that the instances Traefik rebuilds on each configuration reload reuse
+// connections instead of leaving idle pools behind.
+func transport(insecureSkipVerify bool) *http.Transport {
 	transportsOnce.Do(func() {
 		verifying = http.DefaultTransport.(*http.Transport).Clone()
 		verifying.MaxIdleConnsPerHost = 64
@@ -46,22 +43,103 @@ func Transport(insecureSkipVerify bool) *http.Transport {
 	return verifying
 }
 
-// BasicAuth returns the Authorization value of client_secret_basic: RFC 6749 §2.3.1 has the id
-// and secret form-encoded before they are joined and base64-encoded.
-func BasicAuth(clientID, clientSecret string) string {
-	pair := url.QueryEscape(clientID) + ":" + url.QueryEscape(clientSecret)
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pair))
+// Client sends back-channel calls, each bounded by one timeout that covers connecting, sending
+// and reading the answer.
+//
+// It calls RoundTrip directly, with a context deadline as the timeout, rather than using an
+// http.Client: RoundTrip never follows a redirect (an authorization server endpoint that
+// redirects is misconfigured), and an interpreted CheckRedirect function crashes Yaegi v0.16.1
+// when the standard library calls it.
+type Client struct {
+	transport http.RoundTripper
+	timeout   time.Duration
 }
 
-// ReadBody reads an answer body up to MaxBodyBytes and closes it.
-func ReadBody(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+// NewClient returns a client on the shared transport of the TLS mode.
+func NewClient(insecureSkipVerify bool, timeout time.Duration) *Client {
+	return &Client{transport: transport(insecureSkipVerify), timeout: timeout}
+}
+
+// Timeout is the bound on each call.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// Request is one call, as a role builds it.
+type Request struct {
+	// Method is GET or POST.
+	Method string
+	// URL is the endpoint.
+	URL string
+	// Form, when not nil, is sent form-encoded as the body. ClientAuth may add to it.
+	Form url.Values
+	// Accept is the Accept header; empty sends none.
+	Accept string
+	// Bearer, when set, is sent as `Authorization: Bearer <Bearer>` (a userinfo call).
+	Bearer string
+	// ClientAuth, when not nil, authenticates the client (token and introspection calls).
+	ClientAuth *ClientAuth
+}
+
+// Response is an answer of any status, with its whole body.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends req and reads the answer. Its error completes a sentence about the endpoint ("the
+// token endpoint " + err.Error()) and never holds the request's URL, body or credentials.
+func (c *Client) Do(req Request) (*Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Form != nil {
+		if req.ClientAuth != nil {
+			req.ClientAuth.addToForm(req.Form)
+		}
+		body = strings.NewReader(req.Form.Encode())
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
-		return nil, err
+		return nil, errors.New("could not be called: " + describe(err, c.timeout))
 	}
-	if len(body) > MaxBodyBytes {
-		return nil, ErrBodyTooLarge
+	if req.Form != nil {
+		httpReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	return body, nil
+	if req.Accept != "" {
+		httpReq.Header.Set("Accept", req.Accept)
+	}
+	if req.Bearer != "" {
+		httpReq.Header.Set("Authorization", "Bearer "+req.Bearer)
+	}
+	if req.ClientAuth != nil {
+		req.ClientAuth.addToHeader(httpReq.Header)
+	}
+	resp, err := c.transport.RoundTrip(httpReq)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, errors.New("did not answer within " + c.timeout.String())
+		}
+		return nil, errors.New("could not be reached: " + describe(err, c.timeout))
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, errors.New("sent an answer that could not be read: " + describe(err, c.timeout))
+	}
+	if len(answer) > MaxBodyBytes {
+		return nil, errors.New("sent an answer larger than 256 KiB")
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: answer}, nil
+}
+
+// describe says why a call failed: a timeout as such, anything else by its cause without the
+// method and URL that *url.Error repeats.
+func describe(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer within " + timeout.String()
+	}
+	if e, ok := err.(*url.Error); ok {
+		return e.Err.Error()
+	}
+	return err.Error()
 }

@@ -8,11 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cors"
+	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
 // MaxTimeoutSeconds bounds every timeoutSeconds: larger values are typos, and would overflow a
@@ -59,17 +63,23 @@ func (e *Errors) Unknown(remain map[string]interface{}) {
 	if len(remain) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(remain))
-	for k := range remain {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range SortedKeys(remain) {
 		if k == "" {
 			k = `""`
 		}
 		e.Add(k, "unknown key")
 	}
+}
+
+// SortedKeys returns the keys of m in order, so that messages about them do not depend on Go's
+// random map order.
+func SortedKeys(m map[string]interface{}) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Required records key as missing when value is empty.
@@ -226,4 +236,88 @@ func (e *Errors) CookieCipher(key, keyFile string, previous []string, previousFi
 		return nil
 	}
 	return c
+}
+
+// URL checks an endpoint given under key and returns it trimmed; "" when it is not given.
+func (e *Errors) URL(key, value string, required bool) string {
+	value = strings.TrimSpace(value)
+	switch {
+	case value == "":
+		if required {
+			e.Add(key, "is required")
+		}
+	case !IsHTTPURL(value):
+		e.Add(key, "must be an http or https URL without a fragment, got %q", value)
+	}
+	return value
+}
+
+// IsHTTPURL reports whether s is an absolute http or https URL without a fragment (a fragment
+// would swallow the query a role appends, and is never sent).
+func IsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == "" && !strings.Contains(s, "#")
+}
+
+// Int returns value, or def when it is 0 (not given), recording a problem when the result is
+// outside [lo, hi]: bounds keep a typo from overflowing a duration or asking for unbounded
+// memory.
+func (e *Errors) Int(key string, value, def, lo, hi int) int {
+	if value == 0 {
+		value = def
+	}
+	return e.Range(key, value, lo, hi)
+}
+
+// Range returns value, recording a problem when it is outside [lo, hi].
+func (e *Errors) Range(key string, value, lo, hi int) int {
+	if value < lo || value > hi {
+		e.Add(key, "must be from %d to %d, got %d", lo, hi, value)
+	}
+	return value
+}
+
+// Timeout reads a timeoutSeconds key: def when not given, from 1 to MaxTimeoutSeconds.
+func (e *Errors) Timeout(key string, value, def int) time.Duration {
+	return time.Duration(e.Int(key, value, def, 1, MaxTimeoutSeconds)) * time.Second
+}
+
+// OneOf returns value, or allowed[0] (the default) when it is empty, recording a problem when it
+// is none of allowed.
+func (e *Errors) OneOf(key, value string, allowed []string) string {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return allowed[0]
+	}
+	for _, a := range allowed {
+		if value == a {
+			return value
+		}
+	}
+	e.Add(key, "must be %s or %s, got %q", strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1], value)
+	return value
+}
+
+// LogLevel reads the logLevel key.
+func (e *Errors) LogLevel(value string) logger.Level {
+	level, err := logger.ParseLevel(value)
+	e.AddErr("logLevel", err)
+	return level
+}
+
+// TrustedWebOrigins checks the trustedWebOrigins key and returns the origins as a set and, when
+// CORS is enabled, the CORS policy for them built from o (whose TrustedOrigins it sets).
+func (e *Errors) TrustedWebOrigins(list []string, corsEnabled bool, o cors.Options) (map[string]bool, *cors.Policy) {
+	o.TrustedOrigins = List(list)
+	origins, err := cors.ParseOrigins(o.TrustedOrigins)
+	if err != nil {
+		e.AddErr("trustedWebOrigins", err)
+		return nil, nil
+	}
+	if !corsEnabled {
+		return origins, nil
+	}
+	policy, err := cors.NewPolicy(o)
+	e.AddErr("corsMaxAge", err) // the origins are fine, so only the max age can be wrong
+	return origins, policy
 }

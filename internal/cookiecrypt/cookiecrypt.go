@@ -21,9 +21,10 @@ const (
 	formatVersion = 1
 	ivSize        = 12
 	tagSize       = 16
-	// minBlobSize is the version byte, the IV, at least one byte of ciphertext and the tag,
-	// the same lower bound that Curity's decryptors enforce.
-	minBlobSize = 1 + ivSize + 1 + tagSize
+	// MinBlobSize is the version byte, the IV, at least one byte of ciphertext and the tag,
+	// the same lower bound that Curity's decryptors enforce. Exported for the hot paths that
+	// inline the common case of Decrypt.
+	MinBlobSize = 1 + ivSize + 1 + tagSize
 	// keyHexLength is the only accepted length of a key: 32 bytes, hex-encoded.
 	keyHexLength = 64
 )
@@ -85,8 +86,8 @@ func newAEAD(hexKey string) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Current returns the AEAD of the current key, for a caller that inlines the common case of
-// Decrypt on a hot path and falls back to Decrypt for everything else.
+// Current returns the AEAD of the current key, for a hot path that inlines the common case of
+// Decrypt and falls back to Decrypt for everything else.
 func (c *Cipher) Current() cipher.AEAD { return c.current }
 
 // Encrypt seals plaintext with the current key and a fresh random IV.
@@ -115,7 +116,7 @@ func (c *Cipher) Decrypt(value string) (string, error) {
 	if err != nil {
 		return "", ErrNotBase64
 	}
-	if len(blob) < minBlobSize {
+	if len(blob) < MinBlobSize {
 		return "", ErrTooShort
 	}
 	if blob[0] != formatVersion {
