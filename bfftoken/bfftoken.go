@@ -43,10 +43,11 @@ type Middleware struct {
 	log     *logger.Logger
 	cookies *cookies.Jar
 	cors    *cors.Policy // nil when CORS is disabled
-	// The jar's access token cookie name, CSRF header and current key, copied for the inlined
-	// fast path, where each field access is interpreted.
+	// The jar's cookie names, its CSRF header and the current key, copied for the fast paths,
+	// where each field access is interpreted.
 	accessTokenCookie string
 	csrfHeader        string
+	csrfCookie        string
 	aead              cipher.AEAD
 	// Response header values, built once and shared by every response: each slice has its
 	// length as capacity, so an append by another handler copies it instead of writing into it.
@@ -75,6 +76,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		cookies:             jar,
 		accessTokenCookie:   jar.AccessToken.Name,
 		csrfHeader:          jar.CSRFHeader,
+		csrfCookie:          jar.CSRF.Name,
 		aead:                s.cipher.Current(),
 		cors:                s.cors,
 		allowOrigin:         make(map[string][]string, len(s.origins)),
@@ -116,11 +118,11 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The jar's Open, inlined: GET is most of an API's traffic, and a call costs more under
+	// cookies.Open, inlined: GET is most of an API's traffic, and a call costs more under
 	// Yaegi than the work it does.
 	accessToken := ""
 	if c, err := r.Cookie(m.accessTokenCookie); err == nil {
-		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= cookiecrypt.MinBlobSize && blob[0] == 1 {
+		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= minCookieBytes && blob[0] == 1 {
 			if plain, err := m.aead.Open(blob[13:13], blob[1:13], blob[13:], nil); err == nil {
 				accessToken = string(plain)
 			}
@@ -155,14 +157,20 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // csrfMatches checks the CSRF header against the CSRF cookie, answering the rejection itself. It
 // is its own function because Yaegi allocates every variable of a function on each call: kept out
-// of ServeHTTP, its variables cost GETs nothing. It tries the jar's fast Open first and leaves
-// every other case, and the description of what is wrong, to the jar's CheckCSRF.
+// of ServeHTTP, its variables cost GETs nothing. It tries cookies.Open first and leaves every
+// other case, and the description of what is wrong, to csrfSlowly.
 func (m *Middleware) csrfMatches(w http.ResponseWriter, r *http.Request, origin string) bool {
 	header := r.Header[m.csrfHeader]
 	if len(header) == 1 && header[0] != "" &&
-		subtle.ConstantTimeCompare([]byte(header[0]), []byte(m.cookies.Open(r, m.cookies.CSRF))) == 1 {
+		subtle.ConstantTimeCompare([]byte(header[0]), []byte(cookies.Open(m.aead, r, m.csrfCookie))) == 1 {
 		return true
 	}
+	return m.csrfSlowly(w, r, origin)
+}
+
+// csrfSlowly is the CSRF check's slow path: previous keys, duplicate cookies, and the rejection
+// that says what is wrong.
+func (m *Middleware) csrfSlowly(w http.ResponseWriter, r *http.Request, origin string) bool {
 	if err := m.cookies.CheckCSRF(r); err != nil {
 		m.reject(w, r, origin, err.Error())
 		return false
@@ -180,6 +188,10 @@ func (m *Middleware) accessTokenSlowly(w http.ResponseWriter, r *http.Request, o
 	}
 	return token
 }
+
+// minCookieBytes is cookiecrypt.MinBlobSize, as a constant of this package: Yaegi folds it into
+// ServeHTTP, where a constant of another package costs an allocation per request.
+const minCookieBytes = cookiecrypt.MinBlobSize
 
 // Shared response header values (see Middleware.allowOrigin).
 var (

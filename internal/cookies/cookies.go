@@ -49,7 +49,6 @@ type Cookie struct {
 // Jar is the cookie family of one configuration.
 type Jar struct {
 	cipher *cookiecrypt.Cipher
-	aead   cipher.AEAD // the current key, for Open
 
 	Login, AccessToken, RefreshToken, IDToken, CSRF Cookie
 	// IDTokenHint holds the ID token again, for the id_token_hint of /logout, which the -id
@@ -79,7 +78,6 @@ func NewJar(o Options) *Jar {
 	}
 	return &Jar{
 		cipher:       o.Cipher,
-		aead:         o.Cipher.Current(),
 		Login:        cookie("login", base),
 		AccessToken:  cookie("at", base),
 		CSRF:         cookie("csrf", base),
@@ -90,27 +88,33 @@ func NewJar(o Options) *Jar {
 	}
 }
 
+// minBlobSize is cookiecrypt.MinBlobSize as a constant of this package, which Yaegi folds into
+// Open (a constant of another package costs an allocation per call).
+const minBlobSize = cookiecrypt.MinBlobSize
+
 // Present reports whether the request carries the cookie at all, decryptable or not.
 func Present(r *http.Request, c Cookie) bool {
 	_, err := r.Cookie(c.Name)
 	return err == nil
 }
 
-// Open is Read's fast first try, for a hot path: the first cookie called c.Name, sealed with the
-// current key. Anything else ("" here: no cookie, a bad value, a previous key, a duplicate
-// cookie) is left to Read, which is slower and says what is wrong.
-func (j *Jar) Open(r *http.Request, c Cookie) string {
-	sent, err := r.Cookie(c.Name)
+// Open is Read's fast first try, for a hot path: the first cookie called name, sealed with the
+// current key (aead, the cipher's Current). Anything else ("" here: no cookie, a bad value, a
+// previous key, a duplicate cookie) is left to Read, which is slower and says what is wrong. It
+// is a function rather than a method of Jar because under Yaegi the method call allocates about
+// 25 more objects.
+func Open(aead cipher.AEAD, r *http.Request, name string) string {
+	sent, err := r.Cookie(name)
 	if err != nil {
 		return ""
 	}
 	// Decrypt's common case, inlined: under Yaegi a call costs more than the work it does. The
 	// layout is cookiecrypt's: version 1, a 12-byte IV, the sealed bytes.
 	blob, err := base64.RawURLEncoding.DecodeString(sent.Value)
-	if err != nil || len(blob) < cookiecrypt.MinBlobSize || blob[0] != 1 {
+	if err != nil || len(blob) < minBlobSize || blob[0] != 1 {
 		return ""
 	}
-	plain, err := j.aead.Open(blob[13:13], blob[1:13], blob[13:], nil)
+	plain, err := aead.Open(blob[13:13], blob[1:13], blob[13:], nil)
 	if err != nil {
 		return ""
 	}
