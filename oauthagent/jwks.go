@@ -51,7 +51,7 @@ func (s *keySet) key(kid, alg string) (jwt.Key, error) {
 	}
 	if err != nil {
 		s.lastFailure = time.Now()
-		return jwt.Key{}, fmt.Errorf("%w: %s", errKeysUnavailable, err.Error())
+		return jwt.Key{}, fmt.Errorf("%w: %w", errKeysUnavailable, err)
 	}
 	// One assignment per field: Yaegi v0.16.1 loses values in a multiple assignment to fields.
 	s.keys = keys

@@ -128,7 +128,7 @@ func (p *provider) discover() (*endpoints, error) {
 func (p *provider) get(url string) ([]byte, error) {
 	resp, err := p.client.Do(backchannel.Request{Method: http.MethodGet, URL: url, Accept: "application/json"})
 	if err != nil {
-		return nil, errors.New("the authorization server " + err.Error())
+		return nil, fmt.Errorf("the authorization server %w", err)
 	}
 	if resp.Status != http.StatusOK {
 		return nil, errors.New("the authorization server answered " + strconv.Itoa(resp.Status))

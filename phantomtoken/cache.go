@@ -55,12 +55,9 @@ func newCache(max int) *cache {
 		entries: make(map[tokenKey]*entry),
 		flights: make(map[tokenKey]*flight),
 		max:     max,
-		now:     timeNow,
+		now:     time.Now,
 	}
 }
-
-// timeNow is the clock of new caches; tests replace it.
-var timeNow = time.Now
 
 // get returns the unexpired entry for key, or nil.
 func (c *cache) get(key tokenKey) *entry {

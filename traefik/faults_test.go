@@ -40,8 +40,7 @@ type faultStack struct {
 	debugURL  string
 	main      *fakeas.Provider            // token, refresh, userinfo, introspection faults
 	cached    map[string]*fakeas.Provider // "discovery/down", "jwks/5xx", ...
-	upstream  string
-	agentHost map[string]string // provider key -> Host of its agent router
+	agentHost map[string]string           // provider key -> Host of its agent router
 }
 
 func startFaultStack(t *testing.T) *faultStack {

@@ -87,17 +87,3 @@ func buildInterpreted(role string) func(map[string]interface{}, http.Handler) (h
 		return ctor(context.Background(), next)
 	}
 }
-
-// newInterpreted builds a handler from the whole plugin configuration, as Traefik would.
-func newInterpreted(t testing.TB, conf map[string]interface{}, next http.Handler) http.Handler {
-	t.Helper()
-	ctor, err := builder.Build(alias, conf, "test@file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := ctor(context.Background(), next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}

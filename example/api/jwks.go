@@ -87,7 +87,7 @@ func (s *keySet) lookup(ctx context.Context, kid string) (publicKey, error) {
 		// Keep the keys we have; retry sooner than after a success, since the server may just
 		// be starting.
 		s.nextFetch = now.Add(failureRetryInterval)
-		return publicKey{}, fmt.Errorf("%w: %v", errJWKSUnavailable, err)
+		return publicKey{}, fmt.Errorf("%w: %w", errJWKSUnavailable, err)
 	}
 	s.nextFetch = now.Add(refetchInterval)
 	s.mu.Lock()

@@ -84,11 +84,6 @@ func parseOrigin(raw string) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
-// Trusted reports whether origin is one of the trusted origins, compared exactly.
-func (p *Policy) Trusted(origin string) bool {
-	return p.origins[origin]
-}
-
 // AddResponseHeaders adds the headers of a non-preflight response to a trusted origin.
 func (p *Policy) AddResponseHeaders(h http.Header, origin string) {
 	h.Set("Access-Control-Allow-Origin", origin)

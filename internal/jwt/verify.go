@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -85,15 +86,29 @@ func (k JWK) publicKey() (crypto.PublicKey, error) {
 		}
 		x, err1 := decodeBigInt(k.X)
 		y, err2 := decodeBigInt(k.Y)
-		curve := elliptic.P256()
-		if err1 != nil || err2 != nil || !curve.IsOnCurve(x, y) {
+		if err1 != nil || err2 != nil || !onP256(x, y) {
 			return nil, errors.New("unusable EC key")
 		}
 		key := &ecdsa.PublicKey{X: x, Y: y}
-		key.Curve = curve
+		key.Curve = elliptic.P256()
 		return key, nil
 	}
 	return nil, fmt.Errorf("unsupported key type %q", k.Kty)
+}
+
+// onP256 reports whether (x, y) is a point of P-256. crypto/ecdh checks that, and that each
+// coordinate is below the field prime, when it reads the point's uncompressed encoding
+// 0x04 || X || Y with X and Y big-endian in 32 bytes each.
+func onP256(x, y *big.Int) bool {
+	if x.BitLen() > 256 || y.BitLen() > 256 {
+		return false
+	}
+	point := make([]byte, 65)
+	point[0] = 4
+	x.FillBytes(point[1:33])
+	y.FillBytes(point[33:])
+	_, err := ecdh.P256().NewPublicKey(point)
+	return err == nil
 }
 
 func decodeBigInt(s string) (*big.Int, error) {

@@ -249,8 +249,11 @@ func signInOne(ctx context.Context, client *http.Client, base string, p *fakeas.
 		return resp, data, nil
 	}
 	resp, body, err := post("/oauth-agent/login/start", "")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("/login/start: %v %s", err, body)
+	if err != nil {
+		return "", fmt.Errorf("/login/start: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("/login/start: %s %s", resp.Status, body)
 	}
 	start := strings.Index(string(body), `"authorizationRequestUrl":"`)
 	if start < 0 {
@@ -263,8 +266,11 @@ func signInOne(ctx context.Context, client *http.Client, base string, p *fakeas.
 		return "", err
 	}
 	resp, body, err = post("/oauth-agent/login/end", `{"pageUrl":"`+callback+`"}`)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("/login/end: %v %s", err, body)
+	if err != nil {
+		return "", fmt.Errorf("/login/end: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("/login/end: %s %s", resp.Status, body)
 	}
 	for _, c := range jar.Cookies(u) {
 		if c.Name == "example-at" {

@@ -92,7 +92,7 @@ func (d *Demo) start(ctx context.Context) error {
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, "example-"+program), "./example/"+program)
 		build.Dir = o.Root
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building example/%s: %v\n%s", program, err, out)
+			return fmt.Errorf("building example/%s: %w\n%s", program, err, out)
 		}
 	}
 	if err := npmInstall(filepath.Join(o.Root, "example", "authserver"), o.Echo); err != nil {
@@ -150,7 +150,7 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	if strings.Contains(d.Traefik.Output(), "Plugins are disabled") {
-		return fmt.Errorf("Traefik could not load the plugin:\n%s", tail(d.Traefik.Output(), 40))
+		return fmt.Errorf("the plugin could not be loaded by Traefik:\n%s", tail(d.Traefik.Output(), 40))
 	}
 	return nil
 }
@@ -224,7 +224,7 @@ func npmInstall(dir string, echo *os.File) error {
 		_, _ = echo.Write(out)
 	}
 	if err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
+		return fmt.Errorf("npm ci in %s: %w\n%s", dir, err, out)
 	}
 	return nil
 }

@@ -191,7 +191,7 @@ func runWrk(base, host string, headers []string, pid int) (loadResult, error) {
 	out, err := exec.Command("wrk", args...).CombinedOutput()
 	cpuAfter := cpuSeconds(pid)
 	if err != nil {
-		return loadResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
+		return loadResult{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
 	var res loadResult
 	if m := wrkRPS.FindSubmatch(out); m != nil {
