@@ -6,9 +6,10 @@
 //  1. OPTIONS: with CORS enabled, the preflight is answered here with 204, with CORS headers only
 //     for a trusted origin; with CORS disabled it passes through.
 //  2. With allowTokens, a request that carries `Authorization: Bearer ...` passes through untouched.
-//  3. When CORS is enabled, or the method is POST, PUT, PATCH or DELETE, the Origin header must be
+//  3. When CORS is enabled, or the method is unsafe (any method but GET, HEAD and OPTIONS, compared
+//     case-sensitively, so that `post` and `PROPFIND` are unsafe too), the Origin header must be
 //     present and be one of trustedWebOrigins.
-//  4. For POST, PUT, PATCH and DELETE, the `<prefix>-csrf` cookie must decrypt to the value of the
+//  4. For an unsafe method, the `<prefix>-csrf` cookie must decrypt to the value of the
 //     `x-<prefix>-csrf` header.
 //  5. The `<prefix>-at` cookie must be present and decrypt.
 //  6. The request goes upstream with `Authorization: Bearer <access token>`, replacing any other,
@@ -110,11 +111,11 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		origin = values[0]
 	}
 	allowOrigin := m.allowOrigin[origin]
-	if allowOrigin == nil && (m.cors != nil || dataChangingMethods[r.Method]) {
+	if allowOrigin == nil && (m.cors != nil || !safeMethods[r.Method]) {
 		m.reject(w, r, origin, originProblem(origin))
 		return
 	}
-	if dataChangingMethods[r.Method] && !m.csrfMatches(w, r, origin) {
+	if !safeMethods[r.Method] && !m.csrfMatches(w, r, origin) {
 		return
 	}
 
@@ -199,9 +200,9 @@ var (
 	varyOrigin       = []string{"Origin"}
 )
 
-var dataChangingMethods = map[string]bool{
-	http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
-}
+// safeMethods are the methods that need no CSRF check (contract §6.3): every other method, in
+// any case, changes data. OPTIONS is answered or passed on before the check.
+var safeMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, http.MethodOptions: true}
 
 // serveSpecial handles OPTIONS and allowTokens pass-through; it reports whether it answered.
 // It, reject and the slow cookie path recover panics into a 500 JSON answer; the common path

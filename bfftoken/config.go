@@ -38,8 +38,8 @@ type Config struct {
 
 	// CorsEnabled (default true) makes the middleware answer CORS preflights, require a trusted
 	// Origin on every request and add CORS headers to responses. Set it to false when the SPA and
-	// the API share one origin: then OPTIONS passes through and only POST, PUT, PATCH and DELETE
-	// need a trusted Origin.
+	// the API share one origin: then OPTIONS passes through and only unsafe methods (all but GET
+	// and HEAD) need a trusted Origin.
 	CorsEnabled *bool
 
 	// AllowTokens (default false) lets a request that already carries `Authorization: Bearer`
