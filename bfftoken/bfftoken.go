@@ -70,7 +70,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
-	jar := cookies.NewJar(cookies.Options{Prefix: cfg.CookieNamePrefix, Cipher: s.cipher})
+	jar := cookies.NewJar(cookies.Options{Prefix: cfg.CookieNamePrefix, Profile: s.profile, Cipher: s.cipher})
 	m := &Middleware{
 		next:                next,
 		log:                 logger.New("bffToken", name, s.level),

@@ -3,6 +3,7 @@ package bfftoken
 import (
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
@@ -16,6 +17,11 @@ type Config struct {
 	// `x-<prefix>-csrf`. It must match the OAuth Agent's cookieNamePrefix. At most 64 letters,
 	// digits, '-', '_' or '.'.
 	CookieNamePrefix string
+
+	// CookieProfile (default curity) must be the OAuth Agent's cookieProfile: with host, only the
+	// __Host-<prefix>-at and __Host-<prefix>-csrf cookies are read, which no other host of the
+	// same site can plant.
+	CookieProfile string
 
 	// EncryptionKey (required, unless EncryptionKeyFile is given) is the AES-256 key that the
 	// OAuth Agent encrypts the cookies with, as exactly 64 hex characters.
@@ -84,6 +90,7 @@ var defaultAllowMethods = []string{"OPTIONS", "HEAD", "GET", "POST", "PUT", "PAT
 // settings is a configuration that checkConfig accepted, with its defaults applied.
 type settings struct {
 	cipher              *cookiecrypt.Cipher
+	profile             string
 	origins             map[string]bool
 	cors                *cors.Policy
 	exposeHeaders       []string
@@ -98,6 +105,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	errs.Unknown(cfg.Unknown)
 	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
 	s := settings{
+		profile:             errs.OneOf("cookieProfile", cfg.CookieProfile, cookies.Profiles),
 		cipher:              errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile),
 		exposeHeaders:       config.List(cfg.CorsExposeHeaders),
 		allowTokens:         cfg.AllowTokens,

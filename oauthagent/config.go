@@ -82,6 +82,19 @@ type Config struct {
 	// PreviousEncryptionKeysFile is the path of a file with more previous keys, one per line.
 	PreviousEncryptionKeysFile string
 
+	// CookieProfile (default curity) is how the cookies are named and scoped: curity writes
+	// Curity's v1 cookies (<prefix>-<suffix>, each on its own Path, with cookieDomain when set);
+	// host writes __Host-<prefix>-<suffix> cookies with Path=/, no Domain and Secure (RFC 10017
+	// §6.1.3.2), which no other host of the same site can plant or overwrite. The recommended
+	// profile when the agent and the API are on the same host; bffToken must use the same one.
+	// host cannot be combined with cookieDomain or cookieSecure: false.
+	CookieProfile string
+
+	// MaxCookieChunks (default 4, at most 10) is how many cookies of 4096 bytes one token may be
+	// written as: a token whose encrypted cookie is larger is split into <name>-1 ... <name>-<n>,
+	// with <name> holding the count. A token that needs more fails the login with 500.
+	MaxCookieChunks int
+
 	// CookieDomain sets the cookies' Domain attribute; by default there is none (host-only).
 	CookieDomain string
 
@@ -170,10 +183,18 @@ func checkConfig(cfg *Config) (settings, error) {
 	}
 	s.cookies = cookies.Options{
 		Prefix:    cfg.CookieNamePrefix,
+		Profile:   errs.OneOf("cookieProfile", cfg.CookieProfile, cookies.Profiles),
 		BasePath:  cfg.CookieBasePath,
 		AgentPath: s.pathPrefix,
 		Domain:    cfg.CookieDomain,
 		Secure:    config.BoolOr(cfg.CookieSecure, true),
+		MaxChunks: errs.Int("maxCookieChunks", cfg.MaxCookieChunks, cookies.DefaultMaxChunks, 1, cookies.MaxReadChunks),
+	}
+	if s.cookies.Profile == cookies.ProfileHost && s.cookies.Domain != "" {
+		errs.Add("cookieDomain", "must not be set with cookieProfile: host, whose cookies are host-only")
+	}
+	if s.cookies.Profile == cookies.ProfileHost && !s.cookies.Secure {
+		errs.Add("cookieSecure", "must not be false with cookieProfile: host, whose cookies are always Secure")
 	}
 	if s.cookies.BasePath == "" {
 		s.cookies.BasePath = "/"

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
+	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/oauthagent"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fuzzcheck"
@@ -231,6 +233,21 @@ func setCookies(rec *httptest.ResponseRecorder) map[string]string {
 		out[c.Name] = c.Value
 	}
 	return out
+}
+
+// chunkedValue returns the value of the cookie name, reassembled when it was written in chunks
+// (contract §6.1: name=chunks-<n>, then name-1 ... name-<n>).
+func chunkedValue(cookies map[string]string, name string) string {
+	value := cookies[name]
+	if !strings.HasPrefix(value, "chunks-") {
+		return value
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(value, "chunks-"))
+	var joined strings.Builder
+	for i := 1; i <= n; i++ {
+		joined.WriteString(cookies[name+"-"+strconv.Itoa(i)])
+	}
+	return joined.String()
 }
 
 // effectiveStatus is the final status a client sees when the fake provider answers status, a
@@ -535,7 +552,14 @@ func FuzzTokenResponse(f *testing.F) {
 		// The faulted token endpoint reads no code, so one made-up code does for every input.
 		pageURL := a.p.Options().RedirectURI + "?code=fuzz-code&state=" + url.QueryEscape(a.state)
 		rec, code := a.serve(t, a.agent, http.MethodPost, "/login/end", pageURLBody(pageURL), a.loginCookie,
-			http.StatusOK, http.StatusBadRequest, http.StatusBadGateway)
+			http.StatusOK, http.StatusBadRequest, http.StatusBadGateway, http.StatusInternalServerError)
+		if rec.Code == http.StatusInternalServerError {
+			// Only a token too large for maxCookieChunks (contract §6.1), with no session set.
+			if code != "server_error" || len(body) < 3*cookies.MaxSetCookieBytes || strings.Contains(rec.Header().Get("Set-Cookie"), "example-at=") {
+				t.Fatalf("500 %s for a token response of %d bytes, Set-Cookie %q", code, len(body), rec.Header()["Set-Cookie"])
+			}
+			return
+		}
 		eff, known := effectiveStatus(s, contentType)
 		switch {
 		case !known:
@@ -559,7 +583,7 @@ func FuzzTokenResponse(f *testing.F) {
 		if err := json.Unmarshal([]byte(body), &tokens); err != nil || tokens.AccessToken == "" || tokens.IDToken == "" {
 			t.Fatalf("a login completed with the token response %q", body)
 		}
-		at, err := a.cipher.Decrypt(setCookies(rec)["example-at"])
+		at, err := a.cipher.Decrypt(chunkedValue(setCookies(rec), "example-at"))
 		if err != nil || at != tokens.AccessToken {
 			t.Fatalf("the access-token cookie does not hold the token response's access_token (%v)", err)
 		}

@@ -138,7 +138,7 @@ func (a *Agent) writeLoginState(h http.Header, state loginState) *failure {
 		return nil
 	}
 	plain, _ := json.Marshal(state)
-	return a.setCookie(h, a.cookies.Login, string(plain))
+	return a.setCookie(h, nil, a.cookies.Login, string(plain))
 }
 
 // loginEndAnswer is /login/end's answer; csrf is omitted when empty, as Curity's agent does.
@@ -260,43 +260,48 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
 		}
 	}
-	h := w.Header()
-	if f := a.setCookie(h, a.cookies.AccessToken, tokens.AccessToken); f != nil {
-		return f
-	}
-	if f := a.setCookie(h, a.cookies.CSRF, csrf); f != nil {
-		return f
-	}
-	if f := a.setTokenCookies(h, tokens); f != nil {
+	if f := a.writeSession(w, r, tokens, csrf); f != nil {
 		return f
 	}
 	writeJSON(w, loginEndAnswer{Handled: true, IsLoggedIn: true, CSRF: csrf})
 	return nil
 }
 
-// setCookie encrypts value and sets it as cookie c; it fails only if the system's random source
-// does.
-func (a *Agent) setCookie(h http.Header, c cookies.Cookie, value string) *failure {
-	if err := a.cookies.Write(h, c, value); err != nil {
+// setCookie encrypts value and sets it as cookie c (the -login cookie, which is small); it fails
+// only if the system's random source does.
+func (a *Agent) setCookie(h http.Header, r *http.Request, c cookies.Cookie, value string) *failure {
+	if err := a.cookies.Write(h, r, c, value); err != nil {
 		return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: err.Error()}
 	}
 	return nil
 }
 
-// setTokenCookies sets the refresh token and ID token cookies for the tokens that came back.
-func (a *Agent) setTokenCookies(h http.Header, tokens tokenResponse) *failure {
-	if tokens.RefreshToken != "" {
-		if f := a.setCookie(h, a.cookies.RefreshToken, tokens.RefreshToken); f != nil {
+// writeSession sets the cookies of the tokens that came back (and of the CSRF token, when csrf is
+// set), all or none: they are written aside first, so that a token too large for
+// maxCookieChunks leaves no partial session (contract §6.1).
+func (a *Agent) writeSession(w http.ResponseWriter, r *http.Request, tokens tokenResponse, csrf string) *failure {
+	session := http.Header{}
+	values := []struct {
+		cookie cookies.Cookie
+		value  string
+	}{
+		{a.cookies.AccessToken, tokens.AccessToken},
+		{a.cookies.CSRF, csrf},
+		{a.cookies.RefreshToken, tokens.RefreshToken},
+		{a.cookies.IDToken, tokens.IDToken},
+		{a.cookies.IDTokenHint, tokens.IDToken},
+	}
+	for _, v := range values {
+		if v.value == "" {
+			continue
+		}
+		if f := a.setCookie(session, r, v.cookie, v.value); f != nil {
 			return f
 		}
 	}
-	if tokens.IDToken != "" {
-		if f := a.setCookie(h, a.cookies.IDToken, tokens.IDToken); f != nil {
-			return f
-		}
-		if f := a.setCookie(h, a.cookies.IDTokenHint, tokens.IDToken); f != nil {
-			return f
-		}
+	h := w.Header()
+	for _, line := range session["Set-Cookie"] {
+		h.Add("Set-Cookie", line)
 	}
 	return nil
 }

@@ -82,11 +82,10 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 			return idTokenFailure(err)
 		}
 	}
-	h := w.Header()
-	if f := a.setCookie(h, a.cookies.AccessToken, tokens.AccessToken); f != nil {
-		return f
-	}
-	if f := a.setTokenCookies(h, tokens); f != nil {
+	if f := a.writeSession(w, r, tokens, ""); f != nil {
+		// The authorization server may have rotated the refresh token, which could not be kept:
+		// the session is over.
+		a.cookies.ClearSession(w.Header())
 		return f
 	}
 	w.WriteHeader(http.StatusNoContent)

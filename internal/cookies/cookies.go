@@ -1,10 +1,13 @@
 // Package cookies owns the token handler's cookie contract, for the OAuth Agent that writes the
 // cookies and the OAuth Proxy that reads them, so that both read a cookie by the same rules:
 //
-//   - the names, derived from cookieNamePrefix: <prefix>-login, -at, -auth, -id, -idhint, -csrf,
-//     and the CSRF header x-<prefix>-csrf;
+//   - the names, derived from cookieNamePrefix and the profile: <prefix>-login, -at, -auth, -id,
+//     -idhint, -csrf (with the host profile each starts with __Host-), and the CSRF header
+//     x-<prefix>-csrf;
 //   - the attributes and Path each cookie is written with, and clearing with the same Path and
 //     Domain (Curity's Node agent clears -auth and -id on the wrong path, so browsers keep them);
+//   - chunking: a value whose Set-Cookie header would exceed the 4096 bytes a browser keeps is
+//     written as several cookies (chunks.go);
 //   - reading: when a browser sends a name more than once (a stale cookie with another Path or
 //     Domain), the first value that decrypts wins;
 //   - the CSRF double-submit check, compared in constant time.
@@ -22,11 +25,26 @@ import (
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 )
 
-// Options are the settings the cookies derive from. A reader (bffToken) needs only Prefix and
-// Cipher; a writer (the agent) sets the rest.
+// The cookie profiles (contract §6.2).
+const (
+	// ProfileCurity is Curity's v1 cookies: <prefix>-<suffix>, each on its own Path, with a
+	// Domain when one is configured.
+	ProfileCurity = "curity"
+	// ProfileHost is RFC 10017 §6.1.3.2: __Host-<prefix>-<suffix>, Path=/, no Domain, Secure, so
+	// that no sibling host of the same site can plant a cookie that is read.
+	ProfileHost = "host"
+)
+
+// Profiles are the values of the cookieProfile key, the default first.
+var Profiles = []string{ProfileCurity, ProfileHost}
+
+// Options are the settings the cookies derive from. A reader (bffToken) needs only Prefix,
+// Profile and Cipher; a writer (the agent) sets the rest.
 type Options struct {
 	// Prefix is cookieNamePrefix, which config.CookieNamePrefix has checked.
 	Prefix string
+	// Profile is ProfileCurity (also when empty) or ProfileHost.
+	Profile string
 	// Cipher encrypts and decrypts the values.
 	Cipher *cookiecrypt.Cipher
 	// BasePath is the Path of -at, -csrf and -login (cookieBasePath, default /).
@@ -38,6 +56,8 @@ type Options struct {
 	Domain string
 	// Secure sets the Secure attribute.
 	Secure bool
+	// MaxChunks is the most chunks one value is written as (maxCookieChunks, default 4).
+	MaxChunks int
 }
 
 // Cookie is one cookie's name and the attributes written after its value.
@@ -48,7 +68,8 @@ type Cookie struct {
 
 // Jar is the cookie family of one configuration.
 type Jar struct {
-	cipher *cookiecrypt.Cipher
+	cipher    *cookiecrypt.Cipher
+	maxChunks int
 
 	Login, AccessToken, RefreshToken, IDToken, CSRF Cookie
 	// IDTokenHint holds the ID token again, for the id_token_hint of /logout, which the -id
@@ -60,7 +81,14 @@ type Jar struct {
 
 // NewJar derives the names and attributes of every cookie from o.
 func NewJar(o Options) *Jar {
+	namePrefix := o.Prefix + "-"
+	if o.Profile == ProfileHost {
+		namePrefix = "__Host-" + namePrefix
+	}
 	cookie := func(suffix, path string) Cookie {
+		if o.Profile == ProfileHost {
+			return Cookie{Name: namePrefix + suffix, attributes: "; Path=/; HttpOnly; Secure; SameSite=Strict"}
+		}
 		attrs := "; Path=" + path
 		if o.Domain != "" {
 			attrs += "; Domain=" + o.Domain
@@ -70,14 +98,19 @@ func NewJar(o Options) *Jar {
 			attrs += "; Secure"
 		}
 		attrs += "; SameSite=Strict"
-		return Cookie{Name: o.Prefix + "-" + suffix, attributes: attrs}
+		return Cookie{Name: namePrefix + suffix, attributes: attrs}
 	}
 	base := o.BasePath
 	if base == "" {
 		base = "/"
 	}
+	maxChunks := o.MaxChunks
+	if maxChunks == 0 {
+		maxChunks = DefaultMaxChunks
+	}
 	return &Jar{
 		cipher:       o.Cipher,
+		maxChunks:    maxChunks,
 		Login:        cookie("login", base),
 		AccessToken:  cookie("at", base),
 		CSRF:         cookie("csrf", base),
@@ -100,9 +133,9 @@ func Present(r *http.Request, c Cookie) bool {
 
 // Open is Read's fast first try, for a hot path: the first cookie called name, sealed with the
 // current key (aead, the cipher's Current). Anything else ("" here: no cookie, a bad value, a
-// previous key, a duplicate cookie) is left to Read, which is slower and says what is wrong. It
-// is a function rather than a method of Jar because under Yaegi the method call allocates about
-// 25 more objects.
+// previous key, a duplicate cookie, a chunked value) is left to Read, which is slower and says
+// what is wrong. It is a function rather than a method of Jar because under Yaegi the method
+// call allocates about 25 more objects.
 func Open(aead cipher.AEAD, r *http.Request, name string) string {
 	sent, err := r.Cookie(name)
 	if err != nil {
@@ -121,17 +154,36 @@ func Open(aead cipher.AEAD, r *http.Request, name string) string {
 	return string(plain)
 }
 
-// Read returns the plaintext of the first cookie called c.Name that decrypts. Its error says
-// what is wrong, naming the cookie, never its value.
+// maxCandidates bounds how many values of one name Read tries to decrypt: a browser sends a name
+// more than once only for a few Path and Domain variants, and a forged header with a thousand
+// copies must not cost a thousand decryptions.
+const maxCandidates = 8
+
+// Read returns the plaintext of the first cookie called c.Name that decrypts, reassembling a
+// chunked value. Its error says what is wrong, naming the cookie, never its value.
 func (j *Jar) Read(r *http.Request, c Cookie) (string, error) {
+	sent := r.Cookies()
 	var first error
-	for _, sent := range r.Cookies() {
-		if sent.Name != c.Name {
+	tried := 0
+	for _, s := range sent {
+		if s.Name != c.Name {
 			continue
 		}
-		plain, err := j.cipher.Decrypt(sent.Value)
+		if tried == maxCandidates {
+			break
+		}
+		tried++
+		value := s.Value
+		var err error
+		if isChunked(value) {
+			value, err = joinChunks(sent, c.Name, value)
+		}
 		if err == nil {
-			return plain, nil
+			plain, decryptErr := j.cipher.Decrypt(value)
+			if decryptErr == nil {
+				return plain, nil
+			}
+			err = decryptErr
 		}
 		if first == nil {
 			first = err
@@ -160,15 +212,17 @@ func (j *Jar) CheckCSRF(r *http.Request) error {
 	return nil
 }
 
-// Write encrypts plain and adds a Set-Cookie header that stores it as a session cookie. It fails
-// only if the system's random source does.
-func (j *Jar) Write(h http.Header, c Cookie, plain string) error {
+// Write encrypts plain and adds the Set-Cookie headers that store it as a session cookie: one
+// when it fits in MaxSetCookieBytes (exactly Curity's cookie), else chunks, clearing the stale
+// chunks of an earlier, larger value that r carries (r may be nil for a cookie that is never
+// chunked). It fails when the value needs more than
+// MaxChunks chunks (ErrTooLarge, adding nothing to h) or the system's random source fails.
+func (j *Jar) Write(h http.Header, r *http.Request, c Cookie, plain string) error {
 	sealed, err := j.cipher.Encrypt(plain)
 	if err != nil {
 		return fmt.Errorf("encrypting the %s cookie: %w", c.Name, err)
 	}
-	h.Add("Set-Cookie", c.Name+"="+sealed+c.attributes)
-	return nil
+	return j.writeSealed(h, r, c, sealed)
 }
 
 // Clear adds a Set-Cookie header that deletes the cookie: empty, expired, same Path and Domain.
@@ -176,11 +230,14 @@ func Clear(h http.Header, c Cookie) {
 	h.Add("Set-Cookie", c.Name+"="+c.attributes+"; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
 }
 
-// ClearSession deletes the cookies of a signed-in session, in Curity's order.
+// ClearSession deletes the cookies of a signed-in session, in Curity's order, and every chunk
+// the token cookies may have been written as (the request may not carry them: -auth and -id are
+// sent only to their own paths).
 func (j *Jar) ClearSession(h http.Header) {
-	Clear(h, j.RefreshToken)
-	Clear(h, j.AccessToken)
-	Clear(h, j.IDToken)
-	Clear(h, j.CSRF)
-	Clear(h, j.IDTokenHint)
+	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken, j.CSRF, j.IDTokenHint} {
+		Clear(h, c)
+	}
+	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken, j.IDTokenHint} {
+		j.clearChunks(h, nil, c, 0)
+	}
 }

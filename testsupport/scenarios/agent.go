@@ -16,14 +16,29 @@ import (
 
 // Agent test fixture values.
 const (
-	AgentBase        = "https://api.example.com/oauth-agent"
-	SPAOrigin        = "https://www.example.com"
-	UntrustedOrigin  = "https://malicious-site.com"
-	agentKey         = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
-	agentRotatedKey  = "7b99279ab87533d3c238db874a842a91ee26a76027f3c03c317504963d2c9926"
-	jsonContentType  = "application/json"
-	sessionCookieSet = "example-auth=;example-at=;example-id=;example-csrf=;example-idhint=;"
+	AgentBase       = "https://api.example.com/oauth-agent"
+	SPAOrigin       = "https://www.example.com"
+	UntrustedOrigin = "https://malicious-site.com"
+	agentKey        = "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50"
+	agentRotatedKey = "7b99279ab87533d3c238db874a842a91ee26a76027f3c03c317504963d2c9926"
+	jsonContentType = "application/json"
 )
+
+// sessionCookieSet is what ending a session clears: the five cookies, then every chunk name the
+// token cookies may have been written as (contract §6.1, with the default maxCookieChunks of 4).
+var sessionCookieSet = "example-auth=;example-at=;example-id=;example-csrf=;example-idhint=;" +
+	chunkNames(4, "example-auth", "example-at", "example-id", "example-idhint")
+
+// chunkNames lists "<name>-1=;" to "<name>-<n>=;" for each name, in order.
+func chunkNames(n int, names ...string) string {
+	var b strings.Builder
+	for _, name := range names {
+		for i := 1; i <= n; i++ {
+			b.WriteString(name + "-" + strconv.Itoa(i) + "=;")
+		}
+	}
+	return b.String()
+}
 
 // AgentConfig is an oauthAgent configuration for the fake provider p; extra overrides keys, and
 // a nil value removes one.
