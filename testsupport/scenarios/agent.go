@@ -29,6 +29,15 @@ const (
 var sessionCookieSet = "example-auth=;example-at=;example-id=;example-csrf=;example-idhint=;" +
 	chunkNames(4, "example-auth", "example-at", "example-id", "example-idhint")
 
+// withProfileHost is cookieProfile host plus extra.
+func withProfileHost(extra map[string]interface{}) map[string]interface{} {
+	out := map[string]interface{}{"cookieProfile": "host"}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 // chunkNames lists "<name>-1=;" to "<name>-<n>=;" for each name, in order.
 func chunkNames(n int, names ...string) string {
 	var b strings.Builder
@@ -332,6 +341,92 @@ var agentScenarios = []agentScenario{
 		}
 		if found != 2 {
 			t.Fatalf("cookies: %q", resp.SetCookies)
+		}
+	}},
+	// Contract §6.2: with cookieProfile host every cookie is __Host-<prefix>-<suffix>, Path=/, no
+	// Domain, Secure; the session works; and cookies a sibling host plants for the whole site
+	// (Domain=example.com, no prefix, the same valid values) are never read.
+	{"the host cookie profile ignores cookies a sibling host plants", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"cookieProfile": "host"})
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		resp := f.endLogin(callback)
+		body := resp.JSON(t)
+		if resp.Status != http.StatusOK || body["isLoggedIn"] != true {
+			t.Fatalf("%d %s", resp.Status, resp.Body)
+		}
+		csrf, _ := body["csrf"].(string)
+		for _, c := range resp.SetCookies {
+			if !strings.HasPrefix(c, "__Host-example-") || !strings.Contains(c, "; Path=/; HttpOnly; Secure; SameSite=Strict") || strings.Contains(c, "Domain") {
+				t.Errorf("Set-Cookie %q is not a __Host- cookie on Path=/", c)
+			}
+		}
+		expect(t, "claims", f.get("/claims", nil), http.StatusOK, "")
+		expect(t, "refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+
+		// A sibling host plants the same (valid) values under the plain names for the whole site.
+		sibling := browser.New(SPAOrigin, f.agent)
+		site, _ := url.Parse("https://api.example.com/")
+		var planted []*http.Cookie
+		for _, name := range []string{"at", "csrf", "auth", "id"} {
+			value := f.browser.Cookie("https://api.example.com"+AgentBase+"/refresh", "__Host-example-"+name)
+			if name == "id" {
+				value = f.browser.Cookie("https://api.example.com"+AgentBase+"/claims", "__Host-example-id")
+			}
+			planted = append(planted, &http.Cookie{Name: "example-" + name, Value: value, Domain: "example.com", Path: "/"})
+		}
+		sibling.Jar.SetCookies(site, planted)
+		resp = sibling.Do(t, http.MethodPost, AgentBase+"/login/end", `{"pageUrl":"https://www.example.com/"}`, nil)
+		if resp.Status != http.StatusOK || resp.JSON(t)["isLoggedIn"] != false {
+			t.Fatalf("planted cookies were read: %d %s", resp.Status, resp.Body)
+		}
+		expect(t, "claims with planted cookies", sibling.Do(t, http.MethodGet, AgentBase+"/claims", "", nil), http.StatusUnauthorized, "unauthorized_request")
+		expect(t, "refresh with planted cookies", sibling.Do(t, http.MethodPost, AgentBase+"/refresh", "", f.csrfHeader(csrf)), http.StatusUnauthorized, "unauthorized_request")
+
+		for _, extra := range []map[string]interface{}{{"cookieDomain": "example.com"}, {"cookieSecure": "false"}} {
+			if _, err := build(AgentConfig(f.p, withProfileHost(extra)), http.NotFoundHandler()); err == nil {
+				t.Errorf("cookieProfile host with %v was accepted", extra)
+			}
+		}
+	}},
+	// Contract §6.1: tokens whose cookies exceed 4096 bytes are written as chunks, every
+	// Set-Cookie within 4096 bytes, and the session works: claims, userinfo, refresh, logout.
+	{"tokens larger than a cookie are chunked", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		f.p.TamperTokenResponse(func(grantType string, resp map[string]interface{}) {
+			if at, ok := resp["access_token"].(string); ok {
+				resp["access_token"] = at + "." + strings.Repeat("a", 5000)
+			}
+		})
+		csrf := f.login()
+		for _, name := range []string{"example-at", "example-at-1", "example-at-2"} {
+			if f.browser.Cookie("https://api.example.com/", name) == "" {
+				t.Fatalf("no %s cookie; cookies %q", name, f.browser.CookieNames("https://api.example.com/"))
+			}
+		}
+		expect(t, "refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+		resp := f.post("/logout", "", f.csrfHeader(csrf))
+		expect(t, "logout", resp, http.StatusOK, "")
+		if names := f.browser.CookieNames("https://api.example.com/"); len(names) != 0 {
+			t.Fatalf("cookies left after logout: %q", names)
+		}
+		for _, c := range resp.SetCookies {
+			if len(c) > 4096 {
+				t.Errorf("a Set-Cookie of %d bytes", len(c))
+			}
+		}
+
+		// Too large for maxCookieChunks: 500 server_error and no session cookie.
+		small := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"maxCookieChunks": "1"})
+		small.p.TamperTokenResponse(func(grantType string, resp map[string]interface{}) {
+			resp["access_token"] = strings.Repeat("a", 5000)
+		})
+		callback, _ := small.p.Authorize(small.startLogin(""))
+		resp = small.endLogin(callback)
+		expect(t, "a token too large", resp, http.StatusInternalServerError, "server_error")
+		for _, c := range resp.SetCookies {
+			if !strings.Contains(c, "Max-Age=0") {
+				t.Errorf("a partial session was set: %.60q", c)
+			}
 		}
 	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
