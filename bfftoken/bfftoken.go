@@ -5,7 +5,8 @@
 //
 //  1. OPTIONS: with CORS enabled, the preflight is answered here with 204, with CORS headers only
 //     for a trusted origin; with CORS disabled it passes through.
-//  2. With allowTokens, a request that carries `Authorization: Bearer ...` passes through untouched.
+//  2. With allowTokens, a request that carries `Authorization: Bearer ...` passes through with its
+//     token untouched (and, with removeCookieHeaders, without its Cookie and CSRF headers).
 //  3. When CORS is enabled, or the method is unsafe (any method but GET, HEAD and OPTIONS, compared
 //     case-sensitively, so that `post` and `PROPFIND` are unsafe too), the Origin header must be
 //     present and be one of trustedWebOrigins.
@@ -224,6 +225,12 @@ func (m *Middleware) serveSpecial(w http.ResponseWriter, r *http.Request) (answe
 		return true
 	}
 	if m.allowTokens && bearer.Present(r.Header.Get("Authorization")) {
+		// The token passes untouched, but cookies the browser added (a mobile app's webview, a
+		// page that also holds a session) still must not reach the API.
+		if m.removeCookieHeaders {
+			r.Header.Del("Cookie")
+			r.Header.Del(m.csrfHeader)
+		}
 		m.next.ServeHTTP(w, r)
 		return true
 	}
