@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ type agentFuzz struct {
 	authURL         string
 	state           string
 	verifier, nonce string
+	logins          int64 // fresh logins made, for unique states
 
 	// A session from a completed login: its cookies, and the provider's tokens.
 	sessionCookies string
@@ -126,6 +128,21 @@ func newAgentFuzz(f *testing.F, session bool) *agentFuzz {
 		}
 	}
 	return a
+}
+
+// freshLogin returns a -login cookie like the one of the set-up login but with a new state, and
+// that state: a state is accepted once per instance, and every input needs its own.
+func (a *agentFuzz) freshLogin(t testing.TB) (cookie, state string) {
+	t.Helper()
+	state = fmt.Sprintf("fuzz-state-%d", atomic.AddInt64(&a.logins, 1))
+	plain, _ := json.Marshal(map[string]interface{}{"logins": []map[string]interface{}{
+		{"state": state, "codeVerifier": a.verifier, "nonce": a.nonce, "created": time.Now().Unix()},
+	}})
+	sealed, err := a.cipher.Encrypt(string(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "example-login=" + sealed, state
 }
 
 // startLogin posts /login/start and returns the -login cookie ("example-login=...") and the
@@ -426,8 +443,9 @@ func FuzzLoginEnd(f *testing.F) {
 		body = fuzzcheck.Cap(body, fuzzBodyCap)
 		pageURL = fuzzcheck.Cap(pageURL, fuzzBodyCap)
 		cookies = fuzzcheck.Cap(cookies, fuzzInputCap)
+		loginCookie, state := a.freshLogin(t)
 		fill := func(s string) string {
-			s = strings.ReplaceAll(s, "{{STATE}}", a.state)
+			s = strings.ReplaceAll(s, "{{STATE}}", state)
 			if strings.Contains(s, "{{CODE}}") {
 				u, _ := url.Parse(a.callback(t))
 				s = strings.ReplaceAll(s, "{{CODE}}", u.Query().Get("code"))
@@ -441,7 +459,7 @@ func FuzzLoginEnd(f *testing.F) {
 		}
 		var cookie []string
 		if withLogin {
-			cookie = append(cookie, a.loginCookie)
+			cookie = append(cookie, loginCookie)
 		}
 		if cookies = fill(cookies); cookies != "" {
 			cookie = append(cookie, cookies)
@@ -550,8 +568,9 @@ func FuzzTokenResponse(f *testing.F) {
 		contentType = fuzzcheck.Cap(contentType, 1024)
 		a.p.Fail(fakeas.EndpointToken, fakeas.Fault{Status: s, Body: body, ContentType: contentType})
 		// The faulted token endpoint reads no code, so one made-up code does for every input.
-		pageURL := a.p.Options().RedirectURI + "?code=fuzz-code&state=" + url.QueryEscape(a.state)
-		rec, code := a.serve(t, a.agent, http.MethodPost, "/login/end", pageURLBody(pageURL), a.loginCookie,
+		loginCookie, state := a.freshLogin(t)
+		pageURL := a.p.Options().RedirectURI + "?code=fuzz-code&state=" + url.QueryEscape(state)
+		rec, code := a.serve(t, a.agent, http.MethodPost, "/login/end", pageURLBody(pageURL), loginCookie,
 			http.StatusOK, http.StatusBadRequest, http.StatusBadGateway, http.StatusInternalServerError)
 		if rec.Code == http.StatusInternalServerError {
 			// Only a token too large for maxCookieChunks (contract §6.1), with no session set.

@@ -182,7 +182,13 @@ func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
 	case code != "" && state != "":
 		return a.completeLogin(w, r, code, state)
 	case oauthError != "" && state != "":
-		answer := apierror.FrontChannel(oauthError, query.Get("error_description"))
+		// The description is the authorization server's only when the state is this browser's:
+		// anyone can make a page URL with an error and a description of their choosing.
+		description := ""
+		if _, f := a.takePendingLogin(w, r, state); f == nil {
+			description = query.Get("error_description")
+		}
+		answer := apierror.FrontChannel(oauthError, description)
 		return rejected(answer, "the authorization server answered the login with "+answer.Code)
 	}
 	return a.reportSession(w, r)
@@ -207,12 +213,14 @@ func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
 	return nil
 }
 
-// completeLogin finishes a login: the state must be one of this browser's pending logins, the
-// code is exchanged with its PKCE verifier, and the ID token must be valid for its nonce.
-func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) *failure {
+// takePendingLogin finds this browser's pending login for state and uses it up, whatever happens
+// next, so that a failed completion cannot be retried with it (RFC 9700 §4.2.4): the -login
+// cookie of the answer no longer holds it (other tabs' pending logins stay), and this instance
+// refuses it even if the old cookie is sent again.
+func (a *Agent) takePendingLogin(w http.ResponseWriter, r *http.Request, state string) (pendingLogin, *failure) {
 	pending := a.pendingLogins(r)
 	if len(pending.Logins) == 0 {
-		return rejected(apierror.AgentMissingVerifier, "no login is pending in the "+a.cookies.Login.Name+" cookie")
+		return pendingLogin{}, rejected(apierror.AgentMissingVerifier, "no login is pending in the "+a.cookies.Login.Name+" cookie")
 	}
 	match := -1
 	for i, l := range pending.Logins {
@@ -221,13 +229,24 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 		}
 	}
 	if match < 0 {
-		return rejected(apierror.AgentStateMismatch, "the state is not one of a pending login (forged, replayed or expired)")
+		return pendingLogin{}, rejected(apierror.AgentStateMismatch, "the state is not one of a pending login (forged, replayed or expired)")
 	}
 	login := pending.Logins[match]
 	pending.Logins = append(pending.Logins[:match], pending.Logins[match+1:]...)
-	// The state is used up now, whatever happens next, so that a failed completion cannot be
-	// retried with it (RFC 9700 §4.2.4); other tabs' pending logins stay.
 	if f := a.writeLoginState(w.Header(), pending); f != nil {
+		return pendingLogin{}, f
+	}
+	if !a.usedStates.use(login.State, time.Now()) {
+		return pendingLogin{}, rejected(apierror.AgentStateMismatch, "the state was already used at this instance (a replayed -login cookie)")
+	}
+	return login, nil
+}
+
+// completeLogin finishes a login: the state must be one of this browser's pending logins, the
+// code is exchanged with its PKCE verifier, and the ID token must be valid for its nonce.
+func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) *failure {
+	login, f := a.takePendingLogin(w, r, state)
+	if f != nil {
 		return f
 	}
 

@@ -52,6 +52,7 @@ type Agent struct {
 	origins               map[string]bool
 	provider              *provider
 	keys                  *keySet
+	usedStates            *usedStates
 }
 
 // New checks the configuration and builds the agent. It never touches the network.
@@ -83,6 +84,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		origins:               s.origins,
 		provider:              p,
 		keys:                  keys,
+		usedStates:            newUsedStates(),
 	}
 	return a, nil
 }

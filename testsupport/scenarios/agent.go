@@ -429,6 +429,38 @@ var agentScenarios = []agentScenario{
 			}
 		}
 	}},
+	// A state is used once per instance, even when the client sends the -login cookie that held it
+	// again after a failed completion (the answer's -login cookie no longer holds it).
+	{"a replayed login cookie cannot complete a login twice", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		loginCookie := f.browser.Cookie("https://api.example.com/", "example-login")
+		f.p.Fail(fakeas.EndpointToken, fakeas.Fault{Status: http.StatusServiceUnavailable})
+		expect(t, "completion while the token endpoint fails", f.endLogin(callback), http.StatusBadGateway, "authorization_server_error")
+		f.p.Heal(fakeas.EndpointToken)
+		replay := browser.New(SPAOrigin, f.agent)
+		site, _ := url.Parse("https://api.example.com/")
+		replay.Jar.SetCookies(site, []*http.Cookie{{Name: "example-login", Value: loginCookie, Path: "/"}})
+		resp := replay.Do(t, http.MethodPost, AgentBase+"/login/end", `{"pageUrl":"`+callback+`"}`, nil)
+		expect(t, "the same state again", resp, http.StatusBadRequest, "invalid_request")
+		if f.p.Calls(fakeas.EndpointToken) != 1 {
+			t.Fatalf("%d token calls, want 1", f.p.Calls(fakeas.EndpointToken))
+		}
+	}},
+	// The authorization server's error_description reaches the SPA only with this browser's
+	// state: anyone can make a page URL with an error and a description of their choosing.
+	{"an error description is reflected only with a matching state", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		callback, _ := f.p.AuthorizeError(f.startLogin(""), "access_denied", "The user said no")
+		resp := f.endLogin(callback)
+		if resp.Status != http.StatusBadRequest || resp.Code() != "access_denied" || !strings.Contains(string(resp.Body), "The user said no") {
+			t.Fatalf("matching state: %d %s", resp.Status, resp.Body)
+		}
+		forged := f.endLogin("https://www.example.com/?error=access_denied&error_description=Call+0800+to+unlock&state=forged")
+		if forged.Status != http.StatusBadRequest || forged.Code() != "access_denied" || strings.Contains(string(forged.Body), "0800") {
+			t.Fatalf("forged state: %d %s", forged.Status, forged.Body)
+		}
+	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		callback, _ := f.p.Authorize(f.startLogin(""))
