@@ -112,11 +112,12 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		origin = values[0]
 	}
 	allowOrigin := m.allowOrigin[origin]
-	if allowOrigin == nil && (m.cors != nil || !safeMethods[r.Method]) {
-		m.reject(w, r, origin, originProblem(origin))
-		return
-	}
-	if !safeMethods[r.Method] && !m.csrfMatches(w, r, origin) {
+	if safeMethods[r.Method] {
+		if allowOrigin == nil && m.cors != nil {
+			m.reject(w, r, origin, originProblem(origin))
+			return
+		}
+	} else if m.refusedUnsafe(w, r, origin, allowOrigin) {
 		return
 	}
 
@@ -157,27 +158,33 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.next.ServeHTTP(w, r)
 }
 
-// csrfMatches checks the CSRF header against the CSRF cookie, answering the rejection itself. It
-// is its own function because Yaegi allocates every variable of a function on each call: kept out
-// of ServeHTTP, its variables cost GETs nothing. It tries cookies.Open first and leaves every
-// other case, and the description of what is wrong, to csrfSlowly.
-func (m *Middleware) csrfMatches(w http.ResponseWriter, r *http.Request, origin string) bool {
+// refusedUnsafe checks a request with an unsafe method: a trusted Origin, with CORS or without,
+// and the CSRF header against the CSRF cookie. It answers a rejection itself and reports whether
+// it did. It is its own function because Yaegi allocates every slot of a function on each call:
+// kept out of ServeHTTP, its variables cost GETs nothing (and it is written without negations,
+// each of which is a slot). It tries cookies.Open first and leaves every other case, and the
+// description of what is wrong, to csrfRefused.
+func (m *Middleware) refusedUnsafe(w http.ResponseWriter, r *http.Request, origin string, allowOrigin []string) bool {
+	if allowOrigin == nil {
+		m.reject(w, r, origin, originProblem(origin))
+		return true
+	}
 	header := r.Header[m.csrfHeader]
 	if len(header) == 1 && header[0] != "" &&
 		subtle.ConstantTimeCompare([]byte(header[0]), []byte(cookies.Open(m.aead, r, m.csrfCookie))) == 1 {
-		return true
-	}
-	return m.csrfSlowly(w, r, origin)
-}
-
-// csrfSlowly is the CSRF check's slow path: previous keys, duplicate cookies, and the rejection
-// that says what is wrong.
-func (m *Middleware) csrfSlowly(w http.ResponseWriter, r *http.Request, origin string) bool {
-	if err := m.cookies.CheckCSRF(r); err != nil {
-		m.reject(w, r, origin, err.Error())
 		return false
 	}
-	return true
+	return m.csrfRefused(w, r, origin)
+}
+
+// csrfRefused is the CSRF check's slow path: previous keys, duplicate cookies, and the rejection
+// that says what is wrong.
+func (m *Middleware) csrfRefused(w http.ResponseWriter, r *http.Request, origin string) bool {
+	if err := m.cookies.CheckCSRF(r); err != nil {
+		m.reject(w, r, origin, err.Error())
+		return true
+	}
+	return false
 }
 
 // accessTokenSlowly is the access token cookie's slow path: previous keys, duplicate cookies,

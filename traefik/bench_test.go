@@ -17,19 +17,23 @@ func BenchmarkHotPath(b *testing.B) {
 	introspection := fakeas.NewIntrospector(b)
 	cipher, _ := cookiecrypt.NewCipher(hotpath.Key, nil)
 	activeCookie, _ := cipher.Encrypt(hotpath.ActiveToken)
-	build := func(conf map[string]interface{}, next http.Handler) (http.Handler, error) {
-		plugin := alias
-		if conf == nil {
-			plugin = "passthrough"
-		}
-		ctor, err := builder.Build(plugin, conf, "bench@file")
-		if err != nil {
-			return nil, err
-		}
-		return ctor(context.Background(), next)
-	}
-	hotpath.Benchmarks(b, build, introspection.URL(), fakeas.IntrospectionClientID, fakeas.IntrospectionClientSecret,
+	hotpath.Benchmarks(b, buildHotPath, introspection.URL(), fakeas.IntrospectionClientID, fakeas.IntrospectionClientSecret,
 		fakeas.JWTFor(hotpath.ActiveToken), activeCookie)
+}
+
+// buildHotPath builds a middleware of the hot-path benchmarks and of the allocation budget test
+// with Traefik's plugin builder, as Traefik does for a router; a nil configuration builds the
+// pass-through reference plugin.
+func buildHotPath(conf map[string]interface{}, next http.Handler) (http.Handler, error) {
+	plugin := alias
+	if conf == nil {
+		plugin = "passthrough"
+	}
+	ctor, err := builder.Build(plugin, conf, "bench@file")
+	if err != nil {
+		return nil, err
+	}
+	return ctor(context.Background(), next)
 }
 
 // BenchmarkConcurrentFirstRequests reports how many introspection calls 200 concurrent first

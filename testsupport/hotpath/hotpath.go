@@ -5,7 +5,6 @@ package hotpath
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 )
 
@@ -35,22 +34,16 @@ func (w *discardWriter) WriteHeader(int)             {}
 
 // Run serves one request per iteration with fresh headers, as a browser would send them, and
 // fails if the upstream does not receive the wanted Authorization.
-func Run(b *testing.B, h http.Handler, method string, headers func() http.Header, wantAuthorization string) {
-	req := httptest.NewRequest(method, "http://api.example.com/api/data", nil)
-	w := &discardWriter{h: http.Header{}}
-	req.Header = headers()
-	h.ServeHTTP(w, req)
-	if got := req.Header.Get("Authorization"); got != wantAuthorization {
-		b.Fatalf("upstream Authorization = %q, want %q", got, wantAuthorization)
+func Run(b *testing.B, p Path) {
+	serve, req := p.Serve()
+	serve()
+	if got := req.Header.Get("Authorization"); got != p.WantAuthorization {
+		b.Fatalf("upstream Authorization = %q, want %q", got, p.WantAuthorization)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req.Header = headers()
-		for k := range w.h {
-			delete(w.h, k)
-		}
-		h.ServeHTTP(w, req)
+		serve()
 	}
 }
 
@@ -71,46 +64,11 @@ const ActiveToken = "active-hotpath-9d7f6a54-6c3e-4a8e-9b1e"
 // configuration asks for the pass-through reference plugin.
 type Builder func(conf map[string]interface{}, next http.Handler) (http.Handler, error)
 
-// Benchmarks runs every hot-path benchmark against the middlewares that build makes.
+// Benchmarks runs every hot-path benchmark (Paths) against the middlewares that build makes.
 // introspectionURL is a fake introspection server that answers ActiveToken as active with jwt.
 func Benchmarks(b *testing.B, build Builder, introspectionURL, clientID, clientSecret, jwt string, activeCookie string) {
-	bff := func(next http.Handler) http.Handler {
-		h, err := build(map[string]interface{}{"bffToken": BFFTokenConfig()}, next)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return h
+	for _, p := range Paths(b, build, Upstream, introspectionURL, clientID, clientSecret, jwt, activeCookie) {
+		p := p
+		b.Run(p.Name, func(b *testing.B) { Run(b, p) })
 	}
-	phantom := func(next http.Handler) http.Handler {
-		h, err := build(map[string]interface{}{"phantomToken": map[string]interface{}{
-			"introspectionEndpoint": introspectionURL, "clientId": clientID, "clientSecret": clientSecret,
-		}}, next)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return h
-	}
-	b.Run("PassThrough", func(b *testing.B) {
-		h, err := build(nil, Upstream)
-		if err != nil {
-			b.Fatal(err)
-		}
-		Run(b, h, http.MethodGet, BrowserGET, "")
-	})
-	b.Run("BFFTokenGET", func(b *testing.B) {
-		Run(b, bff(Upstream), http.MethodGet, BrowserGET, "Bearer "+OpaqueToken)
-	})
-	b.Run("BFFTokenPOST", func(b *testing.B) {
-		Run(b, bff(Upstream), http.MethodPost, BrowserPOST, "Bearer "+OpaqueToken)
-	})
-	b.Run("PhantomTokenCacheHit", func(b *testing.B) {
-		Run(b, phantom(Upstream), http.MethodGet, func() http.Header {
-			return http.Header{"Authorization": {"Bearer " + ActiveToken}}
-		}, "Bearer "+jwt)
-	})
-	b.Run("StackedGET", func(b *testing.B) {
-		Run(b, bff(phantom(Upstream)), http.MethodGet, func() http.Header {
-			return http.Header{"Origin": {Origin}, "Cookie": {"example-at=" + activeCookie}}
-		}, "Bearer "+jwt)
-	})
 }
