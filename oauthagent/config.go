@@ -36,6 +36,17 @@ type Config struct {
 	// JwksURI overrides the discovered JWKS URL (back channel), used to verify ID tokens.
 	JwksURI string
 
+	// RevocationEndpoint overrides the discovered revocation_endpoint (RFC 7009, back channel),
+	// where /logout revokes the refresh token and then the access token. When every other
+	// endpoint is configured, discovery is not fetched: give this one too.
+	RevocationEndpoint string
+
+	// RevokeOnLogout (default true; it does something only when a revocation endpoint is
+	// configured or discovered) makes /logout revoke the refresh token, then the access token,
+	// with the client's authentication, each call within timeoutSeconds, before it answers. A
+	// failed or slow revocation is logged and the logout still succeeds.
+	RevokeOnLogout *bool
+
 	// ClientID (required) is the agent's client at the authorization server.
 	ClientID string
 
@@ -98,8 +109,10 @@ type Config struct {
 	// CookieDomain sets the cookies' Domain attribute; by default there is none (host-only).
 	CookieDomain string
 
-	// CookieBasePath (default /) is the Path of the -at, -csrf and -login cookies. The -auth
-	// cookie is on <pathPrefix>/refresh and the -id cookie on <pathPrefix>/claims.
+	// CookieBasePath (default /) is the Path of the -at, -csrf and -login cookies. The -auth and
+	// -id cookies are on pathPrefix (every agent endpoint, never the API); the same names on
+	// their earlier paths, <pathPrefix>/refresh and <pathPrefix>/claims, are still read where
+	// the browser sends them and cleared whenever -auth or -id is written.
 	CookieBasePath string
 
 	// CookieSecure (default true) sets the Secure attribute. Browsers keep Secure cookies on
@@ -113,6 +126,13 @@ type Config struct {
 	// trusted origins. Set it to false when the SPA and the agent share an origin; GET endpoints
 	// then skip the Origin check, which browsers do not send on same-origin GETs.
 	CorsEnabled *bool
+
+	// RefreshReuseSeconds (default 10, 0 turns it off, at most 300) is how long after a refresh
+	// a /refresh that carries the same refresh token gets the tokens of that refresh instead of a
+	// new call: with an authorization server that rotates refresh tokens, the tab that lost a
+	// race is not signed out. Concurrent refreshes of one session always make one call. The
+	// window also lets a stolen old refresh token cookie be replayed for that long. Per instance.
+	RefreshReuseSeconds *int
 
 	// TimeoutSeconds (default 10) bounds each call to the authorization server.
 	TimeoutSeconds int
@@ -134,6 +154,9 @@ const (
 	defaultScope          = "openid profile"
 	defaultPathPrefix     = "/oauth-agent"
 	defaultTimeoutSeconds = 10
+
+	defaultRefreshReuseSeconds = 10
+	maxRefreshReuseSeconds     = 300
 )
 
 // settings is a configuration that checkConfig accepted, with its defaults applied.
@@ -149,6 +172,8 @@ type settings struct {
 	cookies               cookies.Options
 	origins               map[string]bool
 	cors                  *cors.Policy
+	refreshReuse          time.Duration
+	revokeOnLogout        bool
 	timeout               time.Duration
 	level                 logger.Level
 }
@@ -164,6 +189,7 @@ func checkConfig(cfg *Config) (settings, error) {
 		userInfo:      errs.URL("userInfoEndpoint", cfg.UserInfoEndpoint, false),
 		endSession:    errs.URL("endSessionEndpoint", cfg.EndSessionEndpoint, false),
 		jwks:          errs.URL("jwksUri", cfg.JwksURI, false),
+		revocation:    errs.URL("revocationEndpoint", cfg.RevocationEndpoint, false),
 	}
 	errs.Required("clientId", cfg.ClientID)
 	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
@@ -213,6 +239,9 @@ func checkConfig(cfg *Config) (settings, error) {
 	})
 	s.origins = origins
 	s.cors = policy
+	reuseSeconds := errs.Range("refreshReuseSeconds", config.IntOr(cfg.RefreshReuseSeconds, defaultRefreshReuseSeconds), 0, maxRefreshReuseSeconds)
+	s.refreshReuse = time.Duration(reuseSeconds) * time.Second
+	s.revokeOnLogout = config.BoolOr(cfg.RevokeOnLogout, true)
 	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)
 	s.level = errs.LogLevel(cfg.LogLevel)
 	return s, errs.Err()

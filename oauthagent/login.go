@@ -308,7 +308,6 @@ func (a *Agent) writeSession(w http.ResponseWriter, r *http.Request, tokens toke
 		{a.cookies.CSRF, csrf},
 		{a.cookies.RefreshToken, tokens.RefreshToken},
 		{a.cookies.IDToken, tokens.IDToken},
-		{a.cookies.IDTokenHint, tokens.IDToken},
 	}
 	for _, v := range values {
 		if v.value == "" {

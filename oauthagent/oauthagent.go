@@ -14,6 +14,7 @@
 //	GET  /claims        origin if CORS        → the ID token's claims
 //	POST /refresh       origin, CSRF          → 204; rewrites -at (and -auth, -id if new)
 //	POST /logout        origin, CSRF, -at     → {"url": end-session URL}; clears the session cookies
+//	                                            and revokes the refresh and access tokens
 //
 // Errors are {"code","message"} with Curity's codes and statuses. With CORS enabled, preflights
 // from a trusted origin answer 204, and every answer to a trusted origin carries the CORS headers.
@@ -53,6 +54,8 @@ type Agent struct {
 	provider              *provider
 	keys                  *keySet
 	usedStates            *usedStates
+	refreshes             *refreshes
+	revokeOnLogout        bool
 }
 
 // New checks the configuration and builds the agent. It never touches the network.
@@ -85,6 +88,8 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		provider:              p,
 		keys:                  keys,
 		usedStates:            newUsedStates(),
+		refreshes:             newRefreshes(s.refreshReuse),
+		revokeOnLogout:        s.revokeOnLogout,
 	}
 	return a, nil
 }
@@ -101,7 +106,7 @@ var (
 // server rather than per instance.
 func sharedProvider(issuer string, configured endpoints, client *backchannel.Client) (*provider, *keySet) {
 	key := strings.Join([]string{issuer, configured.authorization, configured.token, configured.userInfo,
-		configured.endSession, configured.jwks, client.Timeout().String()}, "|")
+		configured.endSession, configured.jwks, configured.revocation, client.Timeout().String()}, "|")
 	providersMu.Lock()
 	defer providersMu.Unlock()
 	p, ok := providers[key]

@@ -16,7 +16,7 @@ import (
 
 // endpoints are the authorization server's URLs the agent uses.
 type endpoints struct {
-	authorization, token, userInfo, endSession, jwks string
+	authorization, token, userInfo, endSession, jwks, revocation string
 }
 
 // provider resolves the endpoints: those configured are used as given, the others come from the
@@ -40,6 +40,8 @@ const retryInterval = 2 * time.Second
 // needsDiscovery reports whether some endpoint has to come from the discovery document.
 func (p *provider) needsDiscovery() bool {
 	c := p.configured
+	// The revocation endpoint alone does not make the agent fetch discovery: a setup that
+	// configures every other endpoint may have no discovery document at all.
 	return c.authorization == "" || c.token == "" || c.userInfo == "" || c.endSession == "" || c.jwks == ""
 }
 
@@ -79,6 +81,9 @@ func (p *provider) endpoints() (endpoints, error) {
 	if c.jwks != "" {
 		e.jwks = c.jwks
 	}
+	if c.revocation != "" {
+		e.revocation = c.revocation
+	}
 	return e, nil
 }
 
@@ -96,6 +101,7 @@ func (p *provider) discover() (*endpoints, error) {
 		UserinfoEndpoint      string `json:"userinfo_endpoint"`
 		EndSessionEndpoint    string `json:"end_session_endpoint"`
 		JwksURI               string `json:"jwks_uri"`
+		RevocationEndpoint    string `json:"revocation_endpoint"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, errors.New("discovery: the document is not valid JSON")
@@ -110,7 +116,7 @@ func (p *provider) discover() (*endpoints, error) {
 	}
 	// Checked as configured endpoints are: the authorization and end-session URLs go to the
 	// browser, and a javascript: URL there would run in the SPA's origin.
-	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI} {
+	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI, doc.RevocationEndpoint} {
 		if endpoint != "" && !config.IsHTTPURL(endpoint) {
 			return nil, errors.New("discovery: the document has an endpoint that is not an http or https URL")
 		}
@@ -121,6 +127,7 @@ func (p *provider) discover() (*endpoints, error) {
 		userInfo:      doc.UserinfoEndpoint,
 		endSession:    doc.EndSessionEndpoint,
 		jwks:          doc.JwksURI,
+		revocation:    doc.RevocationEndpoint,
 	}, nil
 }
 

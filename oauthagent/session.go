@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
@@ -52,9 +53,10 @@ func (a *Agent) claims(w http.ResponseWriter, r *http.Request) *failure {
 	return nil
 }
 
-// refresh answers POST /refresh: a refresh token grant that rewrites the token cookies. When the
-// authorization server says invalid_grant the session is over, and its cookies are cleared so
-// that the next /login/end reports logged out.
+// refresh answers POST /refresh: a refresh token grant that rewrites the token cookies, shared by
+// concurrent and closely following refreshes of one session (refreshes). When the authorization
+// server says invalid_grant the session is over, and its cookies are cleared so that the next
+// /login/end reports logged out.
 func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 	if err := a.cookies.CheckCSRF(r); err != nil {
 		return rejected(apierror.AgentUnauthorized, err.Error())
@@ -63,24 +65,14 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 	if err != nil {
 		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
-	e, err := a.provider.endpoints()
-	if err != nil {
-		return serverFailure(err.Error())
-	}
-	form := url.Values{}
-	form.Set("grant_type", "refresh_token")
-	form.Set("refresh_token", refreshToken)
-	tokens, f := a.callTokenEndpoint(e.token, form, "refresh")
+	tokens, f := a.refreshes.exchange(refreshToken, func() (tokenResponse, *failure) {
+		return a.exchangeRefreshToken(refreshToken)
+	})
 	if f != nil {
 		if f.answer == apierror.AgentSessionExpired {
 			a.cookies.ClearSession(w.Header())
 		}
 		return f
-	}
-	if tokens.IDToken != "" {
-		if err := a.validateIDToken(tokens.IDToken, ""); err != nil {
-			return idTokenFailure(err)
-		}
 	}
 	if f := a.writeSession(w, r, tokens, ""); f != nil {
 		// The authorization server may have rotated the refresh token, which could not be kept:
@@ -90,6 +82,27 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// exchangeRefreshToken makes the refresh token grant and validates the ID token that comes back.
+func (a *Agent) exchangeRefreshToken(refreshToken string) (tokenResponse, *failure) {
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return tokenResponse{}, serverFailure(err.Error())
+	}
+	form := url.Values{}
+	form.Set("grant_type", "refresh_token")
+	form.Set("refresh_token", refreshToken)
+	tokens, f := a.callTokenEndpoint(e.token, form, "refresh")
+	if f != nil {
+		return tokens, f
+	}
+	if tokens.IDToken != "" {
+		if err := a.validateIDToken(tokens.IDToken, ""); err != nil {
+			return tokens, idTokenFailure(err)
+		}
+	}
+	return tokens, nil
 }
 
 // logout answers POST /logout with the end-session URL (RP-initiated logout, with client_id,
@@ -107,6 +120,12 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	if err != nil {
 		return serverFailure("logout (the session cookies were cleared): " + err.Error())
 	}
+	if a.revokeOnLogout && e.revocation != "" {
+		// The refresh token first: it is the long-lived one, and revoking it revokes the access
+		// tokens issued from it at most servers (RFC 7009 §2.1).
+		a.revoke(r, e.revocation, a.cookies.RefreshToken, "refresh_token")
+		a.revoke(r, e.revocation, a.cookies.AccessToken, "access_token")
+	}
 	logoutURL := a.postLogoutRedirectURI
 	if e.endSession != "" {
 		q := url.Values{}
@@ -114,7 +133,12 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 		if a.postLogoutRedirectURI != "" {
 			q.Set("post_logout_redirect_uri", a.postLogoutRedirectURI)
 		}
-		if hint, err := a.cookies.Read(r, a.cookies.IDTokenHint); err == nil {
+		// The -id cookie reaches /logout since contract §6.5; a session from before has -idhint.
+		hint, err := a.cookies.Read(r, a.cookies.IDToken)
+		if err != nil {
+			hint, err = a.cookies.Read(r, a.cookies.IDTokenHint)
+		}
+		if err == nil {
 			q.Set("id_token_hint", hint)
 		}
 		separator := "?"
@@ -127,4 +151,25 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	}
 	writeJSON(w, map[string]string{"url": logoutURL})
 	return nil
+}
+
+// revoke revokes the token of cookie c at the revocation endpoint (RFC 7009), best effort: the
+// session cookies are cleared whatever happens, so a failure is only logged.
+func (a *Agent) revoke(r *http.Request, endpoint string, c cookies.Cookie, hint string) {
+	token, err := a.cookies.Read(r, c)
+	if err != nil {
+		return // nothing to revoke (no refresh token was issued, or the cookie is gone)
+	}
+	resp, err := a.provider.client.Do(backchannel.Request{
+		Method:     http.MethodPost,
+		URL:        endpoint,
+		Form:       url.Values{"token": {token}, "token_type_hint": {hint}},
+		ClientAuth: a.clientAuth,
+	})
+	switch {
+	case err != nil:
+		a.log.Printf(logger.Warn, "logout: revoking the %s: the revocation endpoint %s (the logout goes on)", hint, err.Error())
+	case resp.Status != http.StatusOK:
+		a.log.Printf(logger.Warn, "logout: revoking the %s: the revocation endpoint answered %d %s (the logout goes on)", hint, resp.Status, oauthErrorCode(resp.Body))
+	}
 }

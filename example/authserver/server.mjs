@@ -35,6 +35,15 @@ function seconds(name, fallback) {
   return value;
 }
 
+function size(name, max) {
+  const raw = env(name, '0');
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new Error(`${name} must be a whole number of bytes from 0 to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 function list(name, fallback) {
   return env(name, fallback).split(',').map((s) => s.trim()).filter(Boolean);
 }
@@ -47,6 +56,10 @@ const POST_LOGOUT_REDIRECT_URIS = list('POST_LOGOUT_REDIRECT_URI', 'http://www.e
 const API_AUDIENCE = env('API_AUDIENCE', 'api.example.localhost');
 const ACCESS_TOKEN_TTL = seconds('ACCESS_TOKEN_TTL', 300);
 const REFRESH_TOKEN_TTL = seconds('REFRESH_TOKEN_TTL', 8 * 60 * 60);
+// Test-only: make the tokens as large as real ones (Entra ID with groups, Keycloak with many
+// roles) so that a cookie holding one, encrypted, is over the 4096 bytes a browser keeps. 0 is
+// off. At most 16384, the longest bearer token phantomToken accepts.
+const PAD_TOKENS = size('PAD_TOKENS', 16 * 1024);
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
   throw new Error(`PORT must be a TCP port number, got ${JSON.stringify(process.env.PORT)}`);
@@ -54,6 +67,10 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 
 const SPA_CLIENT_ID = 'spa-client';
 const INTROSPECTION_CLIENT_ID = 'api-gateway-client';
+
+// With PAD_TOKENS, the ID token (and userinfo) also carries a `pad` claim of 3/4 PAD_TOKENS
+// characters: the ID token's payload alone is then PAD_TOKENS characters of base64url.
+const PAD_CLAIM = PAD_TOKENS > 0 ? { pad: 'A'.repeat(Math.ceil((PAD_TOKENS * 3) / 4)) } : {};
 
 // The one user. The password is compared through SHA-256 digests, in constant time.
 const USERS = new Map([
@@ -64,6 +81,7 @@ const USERS = new Map([
       family_name: 'User',
       name: 'Demo User',
       preferred_username: 'demouser',
+      ...PAD_CLAIM,
     },
   }],
 ]);
@@ -168,7 +186,7 @@ const provider = new Provider(ISSUER, {
   scopes: ['openid', 'offline_access', 'read'],
   claims: {
     openid: ['sub'],
-    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', ...Object.keys(PAD_CLAIM)],
   },
   // Put the granted profile claims into the ID token as well, so the agent's /claims shows them.
   conformIdTokenClaims: false,
@@ -212,6 +230,14 @@ const provider = new Provider(ISSUER, {
   // Every refresh rotates: the used refresh token is consumed, and presenting it again is
   // invalid_grant and revokes the whole grant (oidc-provider's reuse detection).
   rotateRefreshToken: true,
+
+  // PAD_TOKENS: access and refresh tokens (opaque, one base64url character per 6 bits) of exactly
+  // PAD_TOKENS characters; every other identifier keeps the default 256 bits (43 characters).
+  formats: {
+    bitsOfOpaqueRandomness: (ctx, token) => (
+      PAD_TOKENS > 43 && (token.kind === 'AccessToken' || token.kind === 'RefreshToken') ? PAD_TOKENS * 6 : 256
+    ),
+  },
 
   // Everything runs on one clock, so no leeway: an access token is refused at userinfo the moment
   // introspection calls it inactive (the default 15 s tolerance applies to the one, not the other).
@@ -308,11 +334,21 @@ provider.use(async (ctx, next) => {
 // is answered 200 with a JWT (signed with the ID token key, so one JWKS serves both) and an
 // inactive token (or a refresh token) 204 with no body. Any other Accept gets RFC 7662 JSON, and
 // errors (such as a failed client authentication) stay JSON whatever the Accept.
+// oidc-provider refuses a JWT-shaped token (any string whose first part decodes as a JOSE header)
+// with 400 unsupported_token_type, after authenticating the client. Such a token is simply not
+// one of ours: it is answered as inactive (`{"active":false}`, or 204), like any other unknown
+// string, so that a client sending `Bearer eyJ...` cannot make the gateway log errors.
 const introspectionPath = provider.pathFor('introspection');
 provider.use(async (ctx, next) => {
-  const wantsJwt = ctx.method === 'POST' && ctx.path === introspectionPath
+  const introspection = ctx.method === 'POST' && ctx.path === introspectionPath;
+  const wantsJwt = introspection
     && ctx.accepts('application/json', 'application/jwt') === 'application/jwt';
   await next();
+  if (introspection && ctx.status === 400 && ctx.body?.error === 'unsupported_token_type'
+    && ctx.oidc?.client) {
+    ctx.status = 200;
+    ctx.body = { active: false };
+  }
   if (!wantsJwt || ctx.status !== 200 || typeof ctx.body?.active !== 'boolean') return;
 
   const { active, token_type: tokenType, ...claims } = ctx.body;
@@ -386,10 +422,13 @@ provider.use(async (ctx, next) => {
 // ---------------------------------------------------------------------------------------------
 // Serve
 
-const server = createServer(provider.callback());
+// A padded ID token makes a long end-session URL (id_token_hint): allow more than Node's 16 KB of
+// request line and headers then.
+const server = createServer(PAD_TOKENS > 0 ? { maxHeaderSize: 64 * 1024 } : {}, provider.callback());
 server.listen(PORT, HOST, () => {
   const { port } = server.address();
-  console.log(`authorization server listening on http://${HOST}:${port} issuer ${ISSUER}`);
+  console.log(`authorization server listening on http://${HOST}:${port} issuer ${ISSUER}`
+    + (PAD_TOKENS > 0 ? ` (tokens padded to ${PAD_TOKENS} bytes)` : ''));
 });
 
 function shutdown(signal) {

@@ -74,9 +74,7 @@ func joinChunks(sent []*http.Cookie, name, marker string) (string, error) {
 func (j *Jar) writeSealed(h http.Header, r *http.Request, c Cookie, sealed string) error {
 	if len(c.Name)+1+len(sealed)+len(c.attributes) <= MaxSetCookieBytes {
 		h.Add("Set-Cookie", c.Name+"="+sealed+c.attributes)
-		if r != nil {
-			j.clearChunks(h, r, c, 0)
-		}
+		j.clearStale(h, r, c, 0)
 		return nil
 	}
 	// Every chunk gets the same room: the longest chunk name is <name>-10.
@@ -94,10 +92,19 @@ func (j *Jar) writeSealed(h http.Header, r *http.Request, c Cookie, sealed strin
 		}
 		h.Add("Set-Cookie", chunkName(c.Name, i)+"="+sealed[(i-1)*room:end]+c.attributes)
 	}
+	j.clearStale(h, r, c, n)
+	return nil
+}
+
+// clearStale clears what a write leaves stale: the cookie on its legacy Path, and the chunks
+// above n that r carries (r is nil for a cookie that is never chunked).
+func (j *Jar) clearStale(h http.Header, r *http.Request, c Cookie, n int) {
+	if c.legacy != "" {
+		h.Add("Set-Cookie", c.Name+"="+c.legacy+expired)
+	}
 	if r != nil {
 		j.clearChunks(h, r, c, n)
 	}
-	return nil
 }
 
 // clearChunks clears the chunks of c above n: those r carries or, without a request, every one
@@ -110,6 +117,6 @@ func (j *Jar) clearChunks(h http.Header, r *http.Request, c Cookie, n int) {
 				continue
 			}
 		}
-		Clear(h, Cookie{Name: name, attributes: c.attributes})
+		Clear(h, Cookie{Name: name, attributes: c.attributes}) // chunks never had a legacy Path
 	}
 }

@@ -49,8 +49,10 @@ type Options struct {
 	Cipher *cookiecrypt.Cipher
 	// BasePath is the Path of -at, -csrf and -login (cookieBasePath, default /).
 	BasePath string
-	// AgentPath is the agent's pathPrefix: -auth is on <AgentPath>/refresh, -id on
-	// <AgentPath>/claims and -idhint on <AgentPath>/logout.
+	// AgentPath is the agent's pathPrefix, the Path of -auth and -id (contract §6.5: the agent
+	// needs the refresh token at /logout to revoke it). Before, -auth was on <AgentPath>/refresh,
+	// -id on <AgentPath>/claims and a copy of the ID token, -idhint, on <AgentPath>/logout: those
+	// legacy cookies are still read where the browser sends them, and cleared.
 	AgentPath string
 	// Domain is the Domain attribute; empty writes host-only cookies.
 	Domain string
@@ -64,6 +66,10 @@ type Options struct {
 type Cookie struct {
 	Name       string
 	attributes string // "; Path=...; Domain=...; HttpOnly; Secure; SameSite=Strict"
+	// legacy is the attributes of the same name on the Path an earlier version wrote it on:
+	// writing the cookie clears that one (else the browser would keep sending a stale value
+	// first, its Path being longer), and clearing clears both.
+	legacy string
 }
 
 // Jar is the cookie family of one configuration.
@@ -72,8 +78,8 @@ type Jar struct {
 	maxChunks int
 
 	Login, AccessToken, RefreshToken, IDToken, CSRF Cookie
-	// IDTokenHint holds the ID token again, for the id_token_hint of /logout, which the -id
-	// cookie's path keeps it from reaching.
+	// IDTokenHint is the legacy copy of the ID token on <AgentPath>/logout: no longer written,
+	// read for the id_token_hint of sessions that still have it, and cleared.
 	IDTokenHint Cookie
 	// CSRFHeader is the CSRF request header in canonical form, for direct header map access.
 	CSRFHeader string
@@ -85,10 +91,7 @@ func NewJar(o Options) *Jar {
 	if o.Profile == ProfileHost {
 		namePrefix = "__Host-" + namePrefix
 	}
-	cookie := func(suffix, path string) Cookie {
-		if o.Profile == ProfileHost {
-			return Cookie{Name: namePrefix + suffix, attributes: "; Path=/; HttpOnly; Secure; SameSite=Strict"}
-		}
+	attributes := func(path string) string {
 		attrs := "; Path=" + path
 		if o.Domain != "" {
 			attrs += "; Domain=" + o.Domain
@@ -97,8 +100,18 @@ func NewJar(o Options) *Jar {
 		if o.Secure {
 			attrs += "; Secure"
 		}
-		attrs += "; SameSite=Strict"
-		return Cookie{Name: namePrefix + suffix, attributes: attrs}
+		return attrs + "; SameSite=Strict"
+	}
+	cookie := func(suffix, path, legacyPath string) Cookie {
+		if o.Profile == ProfileHost {
+			// A new profile: no cookie of it was ever written on another Path.
+			return Cookie{Name: namePrefix + suffix, attributes: "; Path=/; HttpOnly; Secure; SameSite=Strict"}
+		}
+		c := Cookie{Name: namePrefix + suffix, attributes: attributes(path)}
+		if legacyPath != "" {
+			c.legacy = attributes(legacyPath)
+		}
+		return c
 	}
 	base := o.BasePath
 	if base == "" {
@@ -111,12 +124,12 @@ func NewJar(o Options) *Jar {
 	return &Jar{
 		cipher:       o.Cipher,
 		maxChunks:    maxChunks,
-		Login:        cookie("login", base),
-		AccessToken:  cookie("at", base),
-		CSRF:         cookie("csrf", base),
-		RefreshToken: cookie("auth", o.AgentPath+"/refresh"),
-		IDToken:      cookie("id", o.AgentPath+"/claims"),
-		IDTokenHint:  cookie("idhint", o.AgentPath+"/logout"),
+		Login:        cookie("login", base, ""),
+		AccessToken:  cookie("at", base, ""),
+		CSRF:         cookie("csrf", base, ""),
+		RefreshToken: cookie("auth", o.AgentPath, o.AgentPath+"/refresh"),
+		IDToken:      cookie("id", o.AgentPath, o.AgentPath+"/claims"),
+		IDTokenHint:  cookie("idhint", o.AgentPath+"/logout", ""),
 		CSRFHeader:   textproto.CanonicalMIMEHeaderKey("x-" + o.Prefix + "-csrf"),
 	}
 }
@@ -225,19 +238,25 @@ func (j *Jar) Write(h http.Header, r *http.Request, c Cookie, plain string) erro
 	return j.writeSealed(h, r, c, sealed)
 }
 
-// Clear adds a Set-Cookie header that deletes the cookie: empty, expired, same Path and Domain.
+// Clear adds a Set-Cookie header that deletes the cookie: empty, expired, same Path and Domain;
+// and another for its legacy Path, if it has one.
 func Clear(h http.Header, c Cookie) {
-	h.Add("Set-Cookie", c.Name+"="+c.attributes+"; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+	h.Add("Set-Cookie", c.Name+"="+c.attributes+expired)
+	if c.legacy != "" {
+		h.Add("Set-Cookie", c.Name+"="+c.legacy+expired)
+	}
 }
 
-// ClearSession deletes the cookies of a signed-in session, in Curity's order, and every chunk
-// the token cookies may have been written as (the request may not carry them: -auth and -id are
-// sent only to their own paths).
+const expired = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+// ClearSession deletes the cookies of a signed-in session, in Curity's order, -auth and -id on
+// their legacy paths too, and every chunk the token cookies may have been written as (contract
+// §6.1: the request may not carry them all).
 func (j *Jar) ClearSession(h http.Header) {
 	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken, j.CSRF, j.IDTokenHint} {
 		Clear(h, c)
 	}
-	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken, j.IDTokenHint} {
+	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken} {
 		j.clearChunks(h, nil, c, 0)
 	}
 }

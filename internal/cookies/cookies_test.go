@@ -108,8 +108,9 @@ func TestWriteTooLarge(t *testing.T) {
 	}
 }
 
-// TestStaleChunksAreCleared writes a small value over a chunked one: the chunks the request
-// carries are cleared with the cookie's Path, and the read value is the new one.
+// TestStaleChunksAreCleared writes a small value over a chunked one: the cookie on its legacy
+// Path and the chunks the request carries are cleared, each with its Path, and the read value is
+// the new one.
 func TestStaleChunksAreCleared(t *testing.T) {
 	jar := newJar(t, cookies.Options{})
 	big := http.Header{}
@@ -121,7 +122,7 @@ func TestStaleChunksAreCleared(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := small.Values("Set-Cookie")
-	want := []string{"example-auth=", "example-auth-1=; Path=/oauth-agent/refresh;", "example-auth-2=; Path=/oauth-agent/refresh;", "example-auth-3=; Path=/oauth-agent/refresh;"}
+	want := []string{"example-auth=", "example-auth=; Path=/oauth-agent/refresh;", "example-auth-1=; Path=/oauth-agent;", "example-auth-2=; Path=/oauth-agent;", "example-auth-3=; Path=/oauth-agent;"}
 	if len(lines) != len(want) {
 		t.Fatalf("Set-Cookie %q", lines)
 	}
@@ -135,7 +136,8 @@ func TestStaleChunksAreCleared(t *testing.T) {
 	}
 }
 
-// TestClearSession clears the five session cookies and every chunk name up to MaxChunks.
+// TestClearSession clears the session cookies (-auth and -id on their legacy paths too) and every
+// chunk name up to MaxChunks.
 func TestClearSession(t *testing.T) {
 	jar := newJar(t, cookies.Options{MaxChunks: 2})
 	h := http.Header{}
@@ -147,7 +149,7 @@ func TestClearSession(t *testing.T) {
 		}
 		names = append(names, line[:strings.Index(line, "=")])
 	}
-	want := "example-auth example-at example-id example-csrf example-idhint example-auth-1 example-auth-2 example-at-1 example-at-2 example-id-1 example-id-2 example-idhint-1 example-idhint-2"
+	want := "example-auth example-auth example-at example-id example-id example-csrf example-idhint example-auth-1 example-auth-2 example-at-1 example-at-2 example-id-1 example-id-2"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("cleared %s, want %s", got, want)
 	}

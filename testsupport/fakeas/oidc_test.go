@@ -886,3 +886,438 @@ func TestSignJWT(t *testing.T) {
 		t.Errorf("none: %q %v", token, err)
 	}
 }
+
+// postForm POSTs form to rawURL with HTTP Basic id:secret (form-url-encoded) unless id is empty,
+// and returns the status and the body.
+func postForm(t *testing.T, p *Provider, rawURL string, form url.Values, id, secret string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, rawURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	resp, err := p.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+func revoke(t *testing.T, p *Provider, token, hint string) (*http.Response, string) {
+	t.Helper()
+	form := url.Values{"token": {token}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	return postForm(t, p, p.RevocationURL(), form, p.Options().ClientID, p.Options().ClientSecret)
+}
+
+// introspect calls the Curity-style introspection endpoint and returns its status.
+func introspect(t *testing.T, p *Provider, at string) int {
+	t.Helper()
+	resp, _ := postForm(t, p, p.IntrospectionURL(), url.Values{"token": {at}}, IntrospectionClientID, IntrospectionClientSecret)
+	return resp.StatusCode
+}
+
+func TestRefreshRotation(t *testing.T) {
+	cases := []struct {
+		name        string
+		opts        ProviderOptions
+		reuseStatus int  // of the reused refresh token
+		newAlive    bool // the tokens of the refresh that rotated it, after the reuse
+	}{
+		{"rotate", ProviderOptions{}, http.StatusBadRequest, true},
+		{"revoke on reuse", ProviderOptions{RevokeOnRefreshReuse: true}, http.StatusBadRequest, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewProvider(t, tc.opts)
+			tokens, _ := login(t, p)
+			other, _ := login(t, p) // another login, never touched by the reuse
+			old := tokens["refresh_token"].(string)
+			status, fresh := refresh(t, p, old)
+			if status != http.StatusOK {
+				t.Fatalf("refresh: %d %v", status, fresh)
+			}
+			status, body := refresh(t, p, old)
+			if status != tc.reuseStatus || body["error"] != "invalid_grant" {
+				t.Errorf("reuse: %d %v", status, body)
+			}
+			if got := p.RefreshReuses(); got != 1 {
+				t.Errorf("RefreshReuses %d, want 1", got)
+			}
+			resp, _ := userinfo(t, p, http.MethodGet, fresh["access_token"].(string))
+			if alive := resp.StatusCode == http.StatusOK; alive != tc.newAlive {
+				t.Errorf("new access token alive %v, want %v", alive, tc.newAlive)
+			}
+			status, again := refresh(t, p, fresh["refresh_token"].(string))
+			if alive := status == http.StatusOK; alive != tc.newAlive {
+				t.Errorf("new refresh token alive %v (%d %v), want %v", alive, status, again, tc.newAlive)
+			}
+			if status, body := refresh(t, p, other["refresh_token"].(string)); status != http.StatusOK {
+				t.Errorf("another login's refresh token: %d %v", status, body)
+			}
+			// An unknown token is not a reuse, nor is one presented with a bad client.
+			refresh(t, p, "unknown")
+			postToken(t, p, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}}, "spa-client", "wrong")
+			if got := p.RefreshReuses(); got != 1 {
+				t.Errorf("RefreshReuses %d after an unknown token and a bad client, want 1", got)
+			}
+			wantGrants := 2
+			if tc.newAlive {
+				wantGrants = 3
+			}
+			if got, calls := p.RefreshGrants(), p.Calls(EndpointRefresh); got != wantGrants || calls != 6 {
+				t.Errorf("RefreshGrants %d (want %d), Calls(refresh) %d (want 6)", got, wantGrants, calls)
+			}
+		})
+	}
+}
+
+// TestRefreshRace: of concurrent refreshes with one refresh token, exactly one succeeds.
+func TestRefreshRace(t *testing.T) {
+	p := NewProvider(t, ProviderOptions{RevokeOnRefreshReuse: true})
+	tokens, _ := login(t, p)
+	rt := tokens["refresh_token"].(string)
+	const n = 20
+	statuses := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, p.TokenURL(), strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("spa-client", "Password1")
+			resp, err := p.Server.Client().Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		if <-statuses == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 1 || p.RefreshGrants() != 1 || p.RefreshReuses() != n-1 {
+		t.Errorf("%d successes, RefreshGrants %d, RefreshReuses %d", ok, p.RefreshGrants(), p.RefreshReuses())
+	}
+	// The reuses revoked the login, the winner's new tokens included.
+	if status, body := refresh(t, p, p.LastTokenResponse()["refresh_token"].(string)); status != http.StatusBadRequest {
+		t.Errorf("the winner's refresh token after the reuses: %d %v", status, body)
+	}
+}
+
+func TestRevocationDiscovery(t *testing.T) {
+	for _, tc := range []struct {
+		opts ProviderOptions
+		want interface{}
+	}{
+		{ProviderOptions{}, nil},
+		{ProviderOptions{Revocation: true}, "/revoke"},
+	} {
+		p := NewProvider(t, tc.opts)
+		_, doc := getJSON(t, p.Server.Client(), p.DiscoveryURL())
+		want := tc.want
+		if want != nil {
+			want = p.Issuer() + "/revoke"
+			if p.RevocationURL() != want {
+				t.Errorf("RevocationURL %s", p.RevocationURL())
+			}
+			if !reflect.DeepEqual(doc["revocation_endpoint_auth_methods_supported"], []interface{}{"client_secret_basic"}) {
+				t.Errorf("revocation_endpoint_auth_methods_supported %v", doc["revocation_endpoint_auth_methods_supported"])
+			}
+		}
+		if doc["revocation_endpoint"] != want {
+			t.Errorf("Revocation %v: revocation_endpoint %v, want %v", tc.opts.Revocation, doc["revocation_endpoint"], want)
+		}
+		// The endpoint answers either way.
+		if resp, body := revoke(t, p, "unknown", ""); resp.StatusCode != http.StatusOK || body != "" {
+			t.Errorf("Revocation %v: unknown token: %d %q", tc.opts.Revocation, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	p := NewProvider(t, ProviderOptions{Revocation: true})
+	tokens, _ := login(t, p)
+	at, rt := tokens["access_token"].(string), tokens["refresh_token"].(string)
+	other, _ := login(t, p)
+
+	// The refresh token first, as the agent does at logout: only it stops working.
+	if resp, body := revoke(t, p, rt, "refresh_token"); resp.StatusCode != http.StatusOK || body != "" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("revoke refresh token: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if status, body := refresh(t, p, rt); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("revoked refresh token: %d %v", status, body)
+	}
+	if resp, _ := userinfo(t, p, http.MethodGet, at); resp.StatusCode != http.StatusOK {
+		t.Errorf("the access token after revoking the refresh token: %d", resp.StatusCode)
+	}
+	// Then the access token, with a wrong hint: the hint is only a hint.
+	if resp, _ := revoke(t, p, at, "refresh_token"); resp.StatusCode != http.StatusOK {
+		t.Errorf("revoke access token: %d", resp.StatusCode)
+	}
+	if resp, body := userinfo(t, p, http.MethodGet, at); resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_token" {
+		t.Errorf("revoked access token at userinfo: %d %v", resp.StatusCode, body)
+	}
+	if got := introspect(t, p, at); got != http.StatusNoContent {
+		t.Errorf("revoked access token at introspection: %d", got)
+	}
+	// Again, and an unknown token: 200, recorded with no kind.
+	revoke(t, p, rt, "")
+	revoke(t, p, "not-a-token", "access_token")
+	if status, _ := refresh(t, p, other["refresh_token"].(string)); status != http.StatusOK {
+		t.Errorf("another login's refresh token: %d", status)
+	}
+
+	want := []Revocation{
+		{TokenTypeHint: "refresh_token", Token: rt, Kind: "refresh_token"},
+		{TokenTypeHint: "refresh_token", Token: at, Kind: "access_token"},
+		{Token: rt},
+		{TokenTypeHint: "access_token", Token: "not-a-token"},
+	}
+	if got := p.Revocations(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Revocations\n got %+v\nwant %+v", got, want)
+	}
+	if got := p.Calls(EndpointRevocation); got != 4 {
+		t.Errorf("Calls(revoke) %d", got)
+	}
+}
+
+func TestRevocationRejects(t *testing.T) {
+	type request struct {
+		name       string
+		change     func(form url.Values)
+		id, secret string // HTTP Basic; "" for none
+		status     int
+		errCode    string
+	}
+	for _, mode := range []struct {
+		clientAuth string
+		basic      [2]string // HTTP Basic of a good request
+		post       bool      // client_id and client_secret in the body of a good request
+		cases      []request
+	}{
+		{"client_secret_basic", [2]string{"spa-client", "Password1"}, false, []request{
+			{"wrong secret", nil, "spa-client", "wrong", http.StatusUnauthorized, "invalid_client"},
+			{"no client authentication", nil, "", "", http.StatusUnauthorized, "invalid_client"},
+			{"secret in the body too", func(f url.Values) { f.Set("client_secret", "Password1") }, "spa-client", "Password1", http.StatusUnauthorized, "invalid_client"},
+			{"no token", func(f url.Values) { f.Del("token") }, "spa-client", "Password1", http.StatusBadRequest, "invalid_request"},
+			{"token twice", func(f url.Values) { f.Add("token", "y") }, "spa-client", "Password1", http.StatusBadRequest, "invalid_request"},
+		}},
+		{"client_secret_post", [2]string{}, true, []request{
+			{"wrong secret", func(f url.Values) { f.Set("client_secret", "wrong") }, "", "", http.StatusUnauthorized, "invalid_client"},
+			{"HTTP Basic", func(f url.Values) { f.Del("client_id"); f.Del("client_secret") }, "spa-client", "Password1", http.StatusUnauthorized, "invalid_client"},
+			{"no token", func(f url.Values) { f.Del("token") }, "", "", http.StatusBadRequest, "invalid_request"},
+			{"token twice", func(f url.Values) { f.Add("token", "y") }, "", "", http.StatusBadRequest, "invalid_request"},
+		}},
+	} {
+		t.Run(mode.clientAuth, func(t *testing.T) {
+			p := NewProvider(t, ProviderOptions{ClientAuth: mode.clientAuth})
+			// A live refresh token, issued directly: the login helper speaks client_secret_basic.
+			tokens, err := p.issueTokens("authorization_code", &session{sid: "s", scope: "openid"}, "n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := tokens["refresh_token"].(string)
+			good := func() url.Values {
+				f := url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}}
+				if mode.post {
+					f.Set("client_id", "spa-client")
+					f.Set("client_secret", "Password1")
+				}
+				return f
+			}
+			for _, tc := range mode.cases {
+				form := good()
+				if tc.change != nil {
+					tc.change(form)
+				}
+				resp, body := postForm(t, p, p.RevocationURL(), form, tc.id, tc.secret)
+				var m map[string]string
+				_ = json.Unmarshal([]byte(body), &m)
+				if resp.StatusCode != tc.status || m["error"] != tc.errCode {
+					t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+				}
+			}
+			resp, err := p.Server.Client().Get(p.RevocationURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("GET: %d", resp.StatusCode)
+			}
+			resp, err = p.Server.Client().Post(p.RevocationURL(), "application/json", strings.NewReader(`{"token":"x"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("JSON body: %d", resp.StatusCode)
+			}
+			if got := p.Revocations(); len(got) != 0 {
+				t.Errorf("refused requests recorded: %v", got)
+			}
+			p.mu.Lock()
+			live := p.refreshTokens[rt] != nil
+			p.mu.Unlock()
+			if !live {
+				t.Error("a refused request revoked the token")
+			}
+			if resp, body := postForm(t, p, p.RevocationURL(), good(), mode.basic[0], mode.basic[1]); resp.StatusCode != http.StatusOK {
+				t.Errorf("good request: %d %s", resp.StatusCode, body)
+			}
+			if got := p.Revocations(); len(got) != 1 || got[0].Kind != "refresh_token" {
+				t.Errorf("Revocations %v", got)
+			}
+		})
+	}
+}
+
+// TestRevocationFaults: the revocation endpoint hangs, answers garbage or fails through Fail.
+func TestRevocationFaults(t *testing.T) {
+	p := NewProvider(t, ProviderOptions{Revocation: true})
+	tokens, _ := login(t, p)
+	rt := tokens["refresh_token"].(string)
+
+	p.Fail(EndpointRevocation, Fault{Garbage: true})
+	if resp, body := revoke(t, p, rt, "refresh_token"); resp.StatusCode != http.StatusOK || body != "<html>garbage</html>" {
+		t.Errorf("Garbage: %d %q", resp.StatusCode, body)
+	}
+	p.Fail(EndpointRevocation, Fault{Status: http.StatusServiceUnavailable, Body: `{"error":"temporarily_unavailable"}`})
+	if resp, _ := revoke(t, p, rt, "refresh_token"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Status: %d", resp.StatusCode)
+	}
+	p.Fail(EndpointRevocation, Fault{Delay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL(), strings.NewReader("token="+rt))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("spa-client", "Password1")
+	if _, err := p.Server.Client().Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hang: %v", err)
+	}
+	p.Fail(EndpointRevocation, Fault{Down: true})
+	req, _ = http.NewRequest(http.MethodPost, p.RevocationURL(), strings.NewReader("token="+rt))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := p.Server.Client().Do(req); err == nil {
+		t.Errorf("Down: answered %d", resp.StatusCode)
+	}
+	if got := p.Revocations(); len(got) != 0 {
+		t.Errorf("faulted requests recorded: %v", got)
+	}
+	if status, _ := refresh(t, p, rt); status != http.StatusOK {
+		t.Errorf("faulted revocations revoked the token: %d", status)
+	}
+	if got := p.Calls(EndpointRevocation); got != 4 {
+		t.Errorf("Calls(revoke) %d, want 4", got)
+	}
+	p.Heal(EndpointRevocation)
+	if resp, _ := revoke(t, p, p.LastTokenResponse()["refresh_token"].(string), "refresh_token"); resp.StatusCode != http.StatusOK || len(p.Revocations()) != 1 {
+		t.Errorf("healed: %d %v", resp.StatusCode, p.Revocations())
+	}
+}
+
+func TestTokenPadding(t *testing.T) {
+	natural := func(t *testing.T, tokens map[string]interface{}) {
+		t.Helper()
+		if len(tokens["access_token"].(string)) != 43 || len(tokens["refresh_token"].(string)) != 43 {
+			t.Errorf("natural sizes: access %d refresh %d", len(tokens["access_token"].(string)), len(tokens["refresh_token"].(string)))
+		}
+		if _, claims, _ := jwtParts(t, tokens["id_token"].(string)); claims["pad"] != nil {
+			t.Error("a pad claim without padding")
+		}
+	}
+	t.Run("zero", func(t *testing.T) {
+		p := NewProvider(t, ProviderOptions{})
+		tokens, _ := login(t, p)
+		natural(t, tokens)
+	})
+	for _, tc := range []struct {
+		alg  string
+		size int
+	}{
+		{"RS256", 5000}, {"ES256", 5000}, {"PS256", 4097}, {"RS256", 6001}, {"ES512", 3000}, {"RS256", 800}, {"RS256", 44},
+	} {
+		t.Run(fmt.Sprintf("%s-%d", tc.alg, tc.size), func(t *testing.T) {
+			t.Parallel()
+			p := NewProvider(t, ProviderOptions{Alg: tc.alg, PadTokens: tc.size})
+			tokens, nonce := login(t, p)
+			at, rt, idt := tokens["access_token"].(string), tokens["refresh_token"].(string), tokens["id_token"].(string)
+			if len(at) != tc.size || len(rt) != tc.size {
+				t.Errorf("access %d refresh %d, want %d", len(at), len(rt), tc.size)
+			}
+			for _, tok := range []string{at, rt} {
+				if strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+					t.Errorf("%q... is not a base64url string", tok[:20])
+				}
+			}
+			_, unpadded, _ := jwtParts(t, idt)
+			if len(idt) < tc.size || unpadded["pad"] != nil && len(idt) > tc.size+3 {
+				t.Errorf("ID token %d bytes, want %d to %d", len(idt), tc.size, tc.size+3)
+			}
+			claims, err := verifyJWT(t, p, idt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims["nonce"] != nonce || claims["at_hash"] != halfHash(algorithms[tc.alg].hash, at) {
+				t.Errorf("claims %v", claims)
+			}
+			// The padded tokens work.
+			if resp, _ := userinfo(t, p, http.MethodGet, at); resp.StatusCode != http.StatusOK {
+				t.Errorf("userinfo: %d", resp.StatusCode)
+			}
+			if got := introspect(t, p, at); got != http.StatusOK {
+				t.Errorf("introspection: %d", got)
+			}
+			status, refreshed := refresh(t, p, rt)
+			if status != http.StatusOK || len(refreshed["access_token"].(string)) != tc.size || len(refreshed["id_token"].(string)) < tc.size {
+				t.Errorf("refresh: %d", status)
+			}
+		})
+	}
+	t.Run("every size", func(t *testing.T) {
+		t.Parallel()
+		p := NewProvider(t, ProviderOptions{Alg: "ES256"})
+		for size := 1000; size < 1100; size++ {
+			token, err := p.idToken(&session{sid: "s", scope: "openid"}, "n", "at", size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(token) < size || len(token) > size+3 {
+				t.Errorf("size %d: %d bytes", size, len(token))
+			}
+		}
+	})
+	t.Run("SetTokenSizes", func(t *testing.T) {
+		t.Parallel()
+		p := NewProvider(t, ProviderOptions{PadTokens: 5000})
+		p.SetTokenSizes(TokenSizes{IDToken: 4500})
+		tokens, _ := login(t, p)
+		if len(tokens["access_token"].(string)) != 43 || len(tokens["refresh_token"].(string)) != 43 || len(tokens["id_token"].(string)) < 4500 {
+			t.Errorf("only the ID token padded: %d %d %d", len(tokens["access_token"].(string)), len(tokens["refresh_token"].(string)), len(tokens["id_token"].(string)))
+		}
+		p.SetTokenSizes(TokenSizes{})
+		_, refreshed := refresh(t, p, tokens["refresh_token"].(string))
+		natural(t, refreshed)
+		// A tampered ID token is padded after the tampering.
+		p.SetTokenSizes(TokenSizes{IDToken: 3000})
+		p.TamperIDToken(func(claims, _ map[string]interface{}) { claims["groups"] = []string{"a", "b"} })
+		tokens, _ = login(t, p)
+		if claims, err := verifyJWT(t, p, tokens["id_token"].(string)); err != nil || claims["groups"] == nil || claims["pad"] == nil || len(tokens["id_token"].(string)) < 3000 {
+			t.Errorf("tampered and padded: %v %v", claims, err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/browser"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
@@ -24,10 +26,74 @@ const (
 	jsonContentType = "application/json"
 )
 
-// sessionCookieSet is what ending a session clears: the five cookies, then every chunk name the
-// token cookies may have been written as (contract §6.1, with the default maxCookieChunks of 4).
-var sessionCookieSet = "example-auth=;example-at=;example-id=;example-csrf=;example-idhint=;" +
-	chunkNames(4, "example-auth", "example-at", "example-id", "example-idhint")
+// sessionCookieSet is what ending a session clears: the session cookies, -auth and -id on their
+// current and old paths (contract §6.5) and the old -idhint, then every chunk name the token
+// cookies may have been written as (contract §6.1, with the default maxCookieChunks of 4).
+var sessionCookieSet = "example-auth=;example-auth=;example-at=;example-id=;example-id=;example-csrf=;example-idhint=;" +
+	chunkNames(4, "example-auth", "example-at", "example-id")
+
+// decryptCookie decrypts a cookie value written with agentKey, or "" when it does not decrypt.
+func decryptCookie(t testing.TB, value string) string {
+	c, err := cookiecrypt.NewCipher(agentKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := c.Decrypt(value)
+	return plain
+}
+
+// refreshAnswer is what one /refresh answered: its status and the refresh token of the -auth
+// cookie it wrote.
+type refreshAnswer struct {
+	status int
+	auth   string
+}
+
+// cookieHeader is the Cookie header the browser sends to rawURL.
+func (f *agentFixture) cookieHeader(rawURL string) string {
+	u, _ := url.Parse(rawURL)
+	var pairs []string
+	for _, c := range f.browser.Jar.Cookies(u) {
+		pairs = append(pairs, c.Name+"="+c.Value)
+	}
+	return strings.Join(pairs, "; ")
+}
+
+// refreshWith posts /refresh with a Cookie header as one tab holds it, outside the browser's jar.
+func (f *agentFixture) refreshWith(cookieHeader, csrf string) refreshAnswer {
+	req := httptest.NewRequest(http.MethodPost, AgentBase+"/refresh", nil)
+	req.Header.Set("Origin", SPAOrigin)
+	req.Header.Set("Cookie", cookieHeader)
+	req.Header.Set("X-Example-Csrf", csrf)
+	rec := httptest.NewRecorder()
+	f.agent.ServeHTTP(rec, req)
+	answer := refreshAnswer{status: rec.Code}
+	for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
+		if c.Name == "example-auth" && c.Value != "" && answer.auth == "" {
+			answer.auth = decryptCookie(f.t, c.Value)
+		}
+	}
+	return answer
+}
+
+// refreshTogether sends n /refresh requests of the browser's session at the same moment.
+func (f *agentFixture) refreshTogether(n int, csrf string) []refreshAnswer {
+	cookies := f.cookieHeader(AgentBase + "/refresh")
+	answers := make([]refreshAnswer, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			answers[i] = f.refreshWith(cookies, csrf)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	return answers
+}
 
 // withProfileHost is cookieProfile host plus extra.
 func withProfileHost(extra map[string]interface{}) map[string]interface{} {
@@ -294,13 +360,25 @@ var agentScenarios = []agentScenario{
 		want := map[string]string{
 			"example-at":     "; Path=/; HttpOnly; Secure; SameSite=Strict",
 			"example-csrf":   "; Path=/; HttpOnly; Secure; SameSite=Strict",
-			"example-auth":   "; Path=/oauth-agent/refresh; HttpOnly; Secure; SameSite=Strict",
-			"example-id":     "; Path=/oauth-agent/claims; HttpOnly; Secure; SameSite=Strict",
-			"example-idhint": "; Path=/oauth-agent/logout; HttpOnly; Secure; SameSite=Strict",
+			"example-auth":   "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
+			"example-id":     "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
 			"example-login":  "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+		}
+		// Contract §6.5: -auth and -id moved to the agent's path; writing them clears the same
+		// names on their old paths, where a browser may still hold them.
+		legacy := map[string]string{
+			"example-auth=": "=; Path=/oauth-agent/refresh; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+			"example-id=":   "=; Path=/oauth-agent/claims; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
 		}
 		for _, c := range resp.SetCookies {
 			name := c[:strings.Index(c, "=")]
+			if clear, ok := legacy[name+"="]; ok && strings.HasPrefix(c, name+"=;") {
+				if c != name+clear {
+					t.Errorf("legacy %s cleared as %q", name, c)
+				}
+				delete(legacy, name+"=")
+				continue
+			}
 			attrs, ok := want[name]
 			if !ok {
 				t.Errorf("unexpected cookie %s", name)
@@ -318,6 +396,9 @@ var agentScenarios = []agentScenario{
 		for name := range want {
 			t.Errorf("no Set-Cookie for %s", name)
 		}
+		for name := range legacy {
+			t.Errorf("no Set-Cookie clearing %s on its old path", name)
+		}
 	}},
 	{"cookie domain, base path and Secure are configurable", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{
@@ -327,6 +408,8 @@ var agentScenarios = []agentScenario{
 		found := 0
 		for _, c := range resp.SetCookies {
 			switch {
+			case strings.Contains(c, "Max-Age=0"):
+				// a cleared cookie: the -login cookie, or -auth and -id on their old paths
 			case strings.HasPrefix(c, "example-at="):
 				found++
 				if !strings.HasSuffix(c, "; Path=/app; Domain=example.com; HttpOnly; SameSite=Strict") {
@@ -334,7 +417,7 @@ var agentScenarios = []agentScenario{
 				}
 			case strings.HasPrefix(c, "example-auth="):
 				found++
-				if !strings.HasSuffix(c, "; Path=/app/bff/refresh; Domain=example.com; HttpOnly; SameSite=Strict") {
+				if !strings.HasSuffix(c, "; Path=/app/bff; Domain=example.com; HttpOnly; SameSite=Strict") {
 					t.Errorf("-auth = %q", c)
 				}
 			}
@@ -461,6 +544,96 @@ var agentScenarios = []agentScenario{
 			t.Fatalf("forged state: %d %s", forged.Status, forged.Body)
 		}
 	}},
+	// Contract §6.4: with a server that rotates refresh tokens, concurrent refreshes of one session
+	// (two tabs, or a storm of 200) make one token call, and every one answers 204 with cookies
+	// holding the same new tokens.
+	{"concurrent refreshes of a session make one token call", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		answers := f.refreshTogether(200, csrf)
+		if n := f.p.RefreshGrants(); n != 1 {
+			t.Fatalf("%d refresh grants for 200 concurrent refreshes, want 1", n)
+		}
+		first := ""
+		for i, a := range answers {
+			if a.status != http.StatusNoContent || a.auth == "" {
+				t.Fatalf("refresh %d: %d, -auth %q", i, a.status, a.auth)
+			}
+			if first == "" {
+				first = a.auth
+			} else if a.auth != first {
+				t.Fatalf("refresh %d wrote another refresh token than refresh 0", i)
+			}
+		}
+	}},
+	// Contract §6.4: a tab whose refresh arrives just after another tab's (with the refresh token
+	// that one rotated) gets the tokens of that refresh for refreshReuseSeconds, and is not signed
+	// out; with the window off it is (session_expired).
+	{"a tab that lost the refresh race is not signed out", func(t *testing.T, build requestcases.Builder) {
+		for _, tc := range []struct {
+			reuse      interface{}
+			wantStatus int
+			wantGrants int
+		}{{nil, http.StatusNoContent, 1}, {"0", http.StatusUnauthorized, 1}} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"refreshReuseSeconds": tc.reuse})
+			csrf := f.login()
+			oldCookies := f.cookieHeader(AgentBase + "/refresh")
+			expect(t, "the first tab's refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+			late := f.refreshWith(oldCookies, csrf)
+			if late.status != tc.wantStatus || f.p.RefreshGrants() != tc.wantGrants {
+				t.Fatalf("refreshReuseSeconds %v: the second tab got %d after %d grants, want %d after %d",
+					tc.reuse, late.status, f.p.RefreshGrants(), tc.wantStatus, tc.wantGrants)
+			}
+			if tc.wantStatus == http.StatusNoContent && late.auth != decryptCookie(t, f.browser.Cookie(AgentBase+"/refresh", "example-auth")) {
+				t.Fatal("the second tab did not get the first tab's new refresh token")
+			}
+		}
+	}},
+	// Contract §6.5: /logout revokes the refresh token, then the access token (RFC 7009), with the
+	// client's authentication; the old refresh token is then refused by the authorization server.
+	{"logout revokes the refresh token and then the access token", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{Revocation: true}, nil)
+		csrf := f.login()
+		oldCookies := f.cookieHeader(AgentBase + "/refresh")
+		expect(t, "logout", f.post("/logout", "", f.csrfHeader(csrf)), http.StatusOK, "")
+		revocations := f.p.Revocations()
+		if len(revocations) != 2 || revocations[0].TokenTypeHint != "refresh_token" || revocations[0].Kind != "refresh_token" ||
+			revocations[1].TokenTypeHint != "access_token" || revocations[1].Kind != "access_token" {
+			t.Fatalf("revocations %+v, want the refresh token, then the access token", revocations)
+		}
+		if late := f.refreshWith(oldCookies, csrf); late.status != http.StatusUnauthorized {
+			t.Fatalf("a refresh with the revoked refresh token answered %d, want 401", late.status)
+		}
+	}},
+	// Contract §6.5: a revocation endpoint that hangs past timeoutSeconds, fails or answers garbage
+	// does not fail the logout; revokeOnLogout false makes no revocation call.
+	{"a failing revocation does not fail the logout", func(t *testing.T, build requestcases.Builder) {
+		for _, tc := range []struct {
+			name  string
+			fault fakeas.Fault
+			extra map[string]interface{}
+			calls int
+		}{
+			{"hangs", fakeas.Fault{Delay: 3 * time.Second}, map[string]interface{}{"timeoutSeconds": "1"}, 2},
+			{"answers 503", fakeas.Fault{Status: http.StatusServiceUnavailable}, nil, 2},
+			{"answers garbage", fakeas.Fault{Garbage: true}, nil, 2},
+			{"revokeOnLogout false", fakeas.Fault{}, map[string]interface{}{"revokeOnLogout": "false"}, 0},
+		} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{Revocation: true}, tc.extra)
+			csrf := f.login()
+			if tc.fault != (fakeas.Fault{}) {
+				f.p.Fail(fakeas.EndpointRevocation, tc.fault)
+			}
+			resp := f.post("/logout", "", f.csrfHeader(csrf))
+			expect(t, tc.name+": logout", resp, http.StatusOK, "")
+			if got := clearedNames(resp); got != sessionCookieSet {
+				t.Fatalf("%s: cleared %q", tc.name, got)
+			}
+			if n := f.p.Calls(fakeas.EndpointRevocation); n != tc.calls {
+				t.Fatalf("%s: %d revocation calls, want %d", tc.name, n, tc.calls)
+			}
+		}
+	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		callback, _ := f.p.Authorize(f.startLogin(""))
@@ -561,10 +734,10 @@ var agentScenarios = []agentScenario{
 			t.Fatalf("cleared cookies %q, want %q", got, sessionCookieSet)
 		}
 		for _, c := range resp.SetCookies {
-			if strings.HasPrefix(c, "example-auth=") && !strings.Contains(c, "Path=/oauth-agent/refresh;") {
+			if strings.HasPrefix(c, "example-auth=") && !strings.Contains(c, "Path=/oauth-agent;") && !strings.Contains(c, "Path=/oauth-agent/refresh;") {
 				t.Errorf("-auth cleared on the wrong path: %q", c)
 			}
-			if strings.HasPrefix(c, "example-id=") && !strings.Contains(c, "Path=/oauth-agent/claims;") {
+			if strings.HasPrefix(c, "example-id=") && !strings.Contains(c, "Path=/oauth-agent;") && !strings.Contains(c, "Path=/oauth-agent/claims;") {
 				t.Errorf("-id cleared on the wrong path: %q", c)
 			}
 		}
@@ -603,7 +776,7 @@ var agentScenarios = []agentScenario{
 		if got := clearedNames(resp); got != sessionCookieSet {
 			t.Fatalf("cleared cookies %q, want %q", got, sessionCookieSet)
 		}
-		for _, path := range []string{"/", "/oauth-agent/refresh", "/oauth-agent/claims", "/oauth-agent/logout"} {
+		for _, path := range []string{"/", "/oauth-agent", "/oauth-agent/refresh", "/oauth-agent/claims", "/oauth-agent/logout"} {
 			if names := f.browser.CookieNames("https://api.example.com" + path); len(names) != 0 {
 				t.Fatalf("after logout the browser still sends %v to %s", names, path)
 			}

@@ -247,7 +247,7 @@ func (d *deployment) cookie(name string) string {
 	d.t.Helper()
 	where := map[string]string{
 		"example-at": "/", "example-csrf": "/", "example-login": "/",
-		"example-auth": "/oauth-agent/refresh", "example-id": "/oauth-agent/claims", "example-idhint": "/oauth-agent/logout",
+		"example-auth": "/oauth-agent", "example-id": "/oauth-agent",
 	}
 	v := d.browser.Cookie("https://api.example.com"+where[name], name)
 	if v == "" {
@@ -334,7 +334,13 @@ func (d *deployment) wholeSession() []string {
 // cookieBasePath).
 var cookiePaths = map[string]string{
 	"example-at": "/", "example-csrf": "/", "example-login": "/",
-	"example-auth": "/oauth-agent/refresh", "example-id": "/oauth-agent/claims", "example-idhint": "/oauth-agent/logout",
+	"example-auth": "/oauth-agent", "example-id": "/oauth-agent", "example-idhint": "/oauth-agent/logout",
+}
+
+// legacyCookiePaths are the paths -auth, -id and -idhint had before contract §6.5: they are only
+// ever cleared there now.
+var legacyCookiePaths = map[string]string{
+	"example-auth": "/oauth-agent/refresh", "example-id": "/oauth-agent/claims",
 }
 
 var securityScenarios = []securityScenario{
@@ -366,6 +372,9 @@ var securityScenarios = []securityScenario{
 					has[strings.SplitN(attr, "=", 2)[0]] = true
 				}
 				cleared := strings.HasPrefix(c, name+"=;")
+				if legacy, ok := legacyCookiePaths[name]; ok && cleared && contains(attrs, "Path="+legacy) {
+					path = legacy
+				}
 				if !has["HttpOnly"] || !has["Secure"] || !contains(attrs, "SameSite=Strict") || has["Domain"] ||
 					!contains(attrs, "Path="+path) {
 					t.Errorf("%s %s: %q lacks HttpOnly, Secure, SameSite=Strict or Path=%s, or has a Domain", a.method, a.path, c, path)
@@ -540,7 +549,7 @@ var securityScenarios = []securityScenario{
 		csrf := d.login()
 		d.startLogin() // a pending login too
 		cookies := [][2]string{}
-		for _, name := range []string{"example-at", "example-csrf", "example-login", "example-auth", "example-id", "example-idhint"} {
+		for _, name := range []string{"example-at", "example-csrf", "example-login", "example-auth", "example-id"} {
 			cookies = append(cookies, [2]string{name, d.cookie(name)})
 		}
 		endpoints := []struct{ method, path string }{
@@ -666,10 +675,10 @@ var securityScenarios = []securityScenario{
 		expect(t, "userInfo", resp, http.StatusUnauthorized, "token_expired")
 	}},
 	// The refresh token and ID token cookies under the -at name: introspection finds them inactive.
-	{"swap -auth -id -idhint into -at", func(t *testing.T, roles Roles) {
+	{"swap -auth -id into -at", func(t *testing.T, roles Roles) {
 		d := newDeployment(t, roles, deploymentOptions{})
 		d.login()
-		for _, name := range []string{"example-auth", "example-id", "example-idhint"} {
+		for _, name := range []string{"example-auth", "example-id"} {
 			swapped := [][2]string{{"example-at", d.cookie(name)}}
 			resp := send(t, d.host, http.MethodGet, apiURL, SPAOrigin, swapped, nil)
 			if resp.Status != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
