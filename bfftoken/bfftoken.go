@@ -32,6 +32,7 @@ import (
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
@@ -61,19 +62,13 @@ type Middleware struct {
 
 // New checks the configuration and builds the middleware. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	if cfg == nil {
-		cfg = CreateConfig()
-	}
 	s, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if next == nil {
-		next = http.NotFoundHandler()
-	}
-	jar := cookies.NewJar(cookies.Options{Prefix: cfg.CookieNamePrefix, Profile: s.profile, Cipher: s.cipher})
+	jar := cookies.NewJar(cookies.Options{Prefix: s.prefix, Profile: s.profile, Cipher: s.cipher})
 	m := &Middleware{
-		next:                next,
+		next:                config.Next(next),
 		log:                 logger.New("bffToken", name, s.level),
 		cookies:             jar,
 		accessTokenCookie:   jar.AccessToken.Name,

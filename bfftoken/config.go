@@ -89,6 +89,7 @@ var defaultAllowMethods = []string{"OPTIONS", "HEAD", "GET", "POST", "PUT", "PAT
 
 // settings is a configuration that checkConfig accepted, with its defaults applied.
 type settings struct {
+	prefix              string
 	cipher              *cookiecrypt.Cipher
 	profile             string
 	origins             map[string]bool
@@ -101,10 +102,14 @@ type settings struct {
 
 // checkConfig checks every key, reporting all problems at once in a fixed order.
 func checkConfig(cfg *Config) (settings, error) {
+	if cfg == nil {
+		cfg = CreateConfig()
+	}
 	errs := config.NewErrors("bffToken")
 	errs.Unknown(cfg.Unknown)
 	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
 	s := settings{
+		prefix:              cfg.CookieNamePrefix,
 		profile:             errs.OneOf("cookieProfile", cfg.CookieProfile, cookies.Profiles),
 		cipher:              errs.CookieCipher(cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.PreviousEncryptionKeys, cfg.PreviousEncryptionKeysFile),
 		exposeHeaders:       config.List(cfg.CorsExposeHeaders),

@@ -163,6 +163,7 @@ const (
 type settings struct {
 	issuer                string
 	endpoints             endpoints // the configured ones; discovery fills in the others
+	clientID              string
 	clientSecret          string
 	authMethod            string
 	redirectURI           string
@@ -180,6 +181,9 @@ type settings struct {
 
 // checkConfig checks every key, reporting all problems at once in a fixed order.
 func checkConfig(cfg *Config) (settings, error) {
+	if cfg == nil {
+		cfg = CreateConfig()
+	}
 	errs := config.NewErrors("oauthAgent")
 	errs.Unknown(cfg.Unknown)
 	s := settings{issuer: errs.URL("issuer", cfg.Issuer, true)}
@@ -192,6 +196,7 @@ func checkConfig(cfg *Config) (settings, error) {
 		revocation:    errs.URL("revocationEndpoint", cfg.RevocationEndpoint, false),
 	}
 	errs.Required("clientId", cfg.ClientID)
+	s.clientID = cfg.ClientID
 	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
 	s.authMethod = errs.OneOf("clientAuthMethod", cfg.ClientAuthMethod, backchannel.ClientAuthMethods)
 	s.redirectURI = errs.URL("redirectUri", cfg.RedirectURI, true)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
+	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
@@ -60,25 +61,19 @@ type Agent struct {
 
 // New checks the configuration and builds the agent. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	if cfg == nil {
-		cfg = CreateConfig()
-	}
 	s, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if next == nil {
-		next = http.NotFoundHandler()
-	}
 	client := backchannel.NewClient(false, s.timeout)
 	p, keys := sharedProvider(s.issuer, s.endpoints, client)
 	a := &Agent{
-		next:                  next,
+		next:                  config.Next(next),
 		log:                   logger.New("oauthAgent", name, s.level),
 		pathPrefix:            s.pathPrefix,
 		issuer:                s.issuer,
-		clientID:              cfg.ClientID,
-		clientAuth:            backchannel.NewClientAuth(s.authMethod, cfg.ClientID, s.clientSecret),
+		clientID:              s.clientID,
+		clientAuth:            backchannel.NewClientAuth(s.authMethod, s.clientID, s.clientSecret),
 		redirectURI:           s.redirectURI,
 		postLogoutRedirectURI: s.postLogoutRedirectURI,
 		scope:                 s.scope,

@@ -29,7 +29,7 @@ type provider struct {
 	client     *backchannel.Client
 
 	mu          sync.Mutex
-	discovered  *endpoints
+	discovered  *endpoints // the configured endpoints and, where none is configured, discovery's
 	lastFailure time.Time
 	lastErr     error
 }
@@ -62,29 +62,30 @@ func (p *provider) endpoints() (endpoints, error) {
 			p.lastErr = err
 			return endpoints{}, err
 		}
-		p.discovered = d
+		merged := p.configured.overriding(*d)
+		p.discovered = &merged
 	}
-	e := *p.discovered
-	c := p.configured
-	if c.authorization != "" {
-		e.authorization = c.authorization
+	return *p.discovered, nil
+}
+
+// overriding returns the endpoints of c, with those of d where c has none: the configured ones
+// win over discovered ones.
+func (c endpoints) overriding(d endpoints) endpoints {
+	return endpoints{
+		authorization: firstOf(c.authorization, d.authorization),
+		token:         firstOf(c.token, d.token),
+		userInfo:      firstOf(c.userInfo, d.userInfo),
+		endSession:    firstOf(c.endSession, d.endSession),
+		jwks:          firstOf(c.jwks, d.jwks),
+		revocation:    firstOf(c.revocation, d.revocation),
 	}
-	if c.token != "" {
-		e.token = c.token
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
 	}
-	if c.userInfo != "" {
-		e.userInfo = c.userInfo
-	}
-	if c.endSession != "" {
-		e.endSession = c.endSession
-	}
-	if c.jwks != "" {
-		e.jwks = c.jwks
-	}
-	if c.revocation != "" {
-		e.revocation = c.revocation
-	}
-	return e, nil
+	return b
 }
 
 // discover fetches and checks the discovery document (OpenID Connect Discovery 1.0 §4).

@@ -75,21 +75,30 @@ const (
 
 // settings is a configuration that checkConfig accepted, with its defaults applied.
 type settings struct {
-	endpoint     string
-	clientSecret string
-	cacheSeconds int
-	timeout      time.Duration
-	maxEntries   int
-	realm        string
-	level        logger.Level
+	endpoint           string
+	clientID           string
+	clientSecret       string
+	insecureSkipVerify bool
+	requiredScopes     []string
+	cacheSeconds       int
+	timeout            time.Duration
+	maxEntries         int
+	realm              string
+	level              logger.Level
 }
 
 // checkConfig checks every key, reporting all problems at once in a fixed order.
 func checkConfig(cfg *Config) (settings, error) {
+	if cfg == nil {
+		cfg = CreateConfig()
+	}
 	errs := config.NewErrors("phantomToken")
 	errs.Unknown(cfg.Unknown)
 	s := settings{endpoint: errs.URL("introspectionEndpoint", cfg.IntrospectionEndpoint, true)}
 	errs.Required("clientId", cfg.ClientID)
+	s.clientID = cfg.ClientID
+	s.insecureSkipVerify = cfg.InsecureSkipVerify
+	s.requiredScopes = config.List(cfg.RequiredScopes)
 	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
 	s.cacheSeconds = errs.Range("tokenCacheSeconds", config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds), 0, maxTokenCacheSeconds)
 	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)

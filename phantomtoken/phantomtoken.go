@@ -56,9 +56,6 @@ type Middleware struct {
 
 // New checks the configuration and builds the middleware. It never touches the network.
 func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http.Handler, error) {
-	if cfg == nil {
-		cfg = CreateConfig()
-	}
 	s, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -66,18 +63,15 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	if s.cacheSeconds == 0 {
 		s.maxEntries = 0 // no caching; flights still coalesce concurrent calls
 	}
-	if next == nil {
-		next = http.NotFoundHandler()
-	}
 	m := &Middleware{
-		next:                  next,
+		next:                  config.Next(next),
 		log:                   logger.New("phantomToken", name, s.level),
-		cache:                 sharedCache(cacheKey(s.endpoint, cfg.ClientID, s.clientSecret, s.cacheSeconds, s.maxEntries), s.maxEntries),
-		client:                backchannel.NewClient(cfg.InsecureSkipVerify, s.timeout),
-		clientAuth:            backchannel.NewClientAuth(backchannel.ClientSecretBasic, cfg.ClientID, s.clientSecret),
+		cache:                 sharedCache(cacheKey(s.endpoint, s.clientID, s.clientSecret, s.cacheSeconds, s.maxEntries), s.maxEntries),
+		client:                backchannel.NewClient(s.insecureSkipVerify, s.timeout),
+		clientAuth:            backchannel.NewClientAuth(backchannel.ClientSecretBasic, s.clientID, s.clientSecret),
 		endpoint:              s.endpoint,
 		cacheTTL:              time.Duration(s.cacheSeconds) * time.Second,
-		requiredScopes:        paddedScopes(config.List(cfg.RequiredScopes)),
+		requiredScopes:        paddedScopes(s.requiredScopes),
 		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", s.realm),
 		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", s.realm),
 		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", s.realm),

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -69,6 +70,15 @@ func (e *Errors) Unknown(remain map[string]interface{}) {
 		}
 		e.Add(k, "unknown key")
 	}
+}
+
+// Next returns next, or, for a caller outside Traefik that passes none, a handler that answers
+// 404.
+func Next(next http.Handler) http.Handler {
+	if next == nil {
+		return http.NotFoundHandler()
+	}
+	return next
 }
 
 // SortedKeys returns the keys of m in order, so that messages about them do not depend on Go's
