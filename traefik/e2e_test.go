@@ -133,7 +133,7 @@ func TestEndToEndInChromium(t *testing.T) {
 	var cookies []*network.Cookie
 	run(t, tab1, "cookies after sign-out", chromedp.ActionFunc(func(ctx context.Context) error {
 		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{demo.URL("api.example.localhost", "/oauth-agent/refresh")}).Do(ctx)
+		cookies, err = network.GetCookies().WithURLs([]string{demo.URL("api.example.localhost", "/oauth-agent/refresh"), demo.URL("api.example.localhost", "/oauth-agent")}).Do(ctx)
 		return err
 	}))
 	for _, c := range cookies {
@@ -226,6 +226,7 @@ func checkCookies(t *testing.T, ctx context.Context, demo *stack.Demo) {
 	t.Helper()
 	var cookies []*network.Cookie
 	urls := []string{
+		demo.URL("api.example.localhost", "/oauth-agent"),
 		demo.URL("api.example.localhost", "/oauth-agent/refresh"),
 		demo.URL("api.example.localhost", "/oauth-agent/claims"),
 		demo.URL("api.example.localhost", "/oauth-agent/logout"),
@@ -245,7 +246,7 @@ func checkCookies(t *testing.T, ctx context.Context, demo *stack.Demo) {
 			t.Errorf("cookie %s: HttpOnly %v, Secure %v, SameSite %q", c.Name, c.HTTPOnly, c.Secure, c.SameSite)
 		}
 	}
-	for _, name := range []string{"example-at", "example-csrf", "example-auth", "example-id", "example-idhint"} {
+	for _, name := range []string{"example-at", "example-csrf", "example-auth", "example-id"} {
 		if !seen[name] {
 			t.Errorf("the browser has no %s cookie (it has %v)", name, seen)
 		}
