@@ -23,6 +23,9 @@ type DemoOptions struct {
 	TraefikAddr, AuthServerAddr, APIAddr, WebHostAddr string
 	// AccessTokenTTL is the authorization server's access token lifetime in seconds (0: its default).
 	AccessTokenTTL int
+	// PadTokens makes the authorization server issue access, refresh and ID tokens of at least
+	// this many bytes (its test-only PAD_TOKENS mode; 0: natural sizes).
+	PadTokens int
 	// Echo receives every process's output, each line prefixed with its name (nil: kept only).
 	Echo *os.File
 }
@@ -107,6 +110,9 @@ func (d *Demo) start(ctx context.Context) error {
 		"SPA_REDIRECT_URI="+spa, "POST_LOGOUT_REDIRECT_URI="+spa, "API_AUDIENCE=api.example.localhost")
 	if o.AccessTokenTTL > 0 {
 		auth.Env = append(auth.Env, fmt.Sprintf("ACCESS_TOKEN_TTL=%d", o.AccessTokenTTL))
+	}
+	if o.PadTokens > 0 {
+		auth.Env = append(auth.Env, fmt.Sprintf("PAD_TOKENS=%d", o.PadTokens))
 	}
 	if err := d.run(ctx, "authserver", auth, "http://"+o.AuthServerAddr+"/.well-known/openid-configuration", ""); err != nil {
 		return err
