@@ -4,7 +4,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 )
 
 // Path is one hot path of Benchmarks: a middleware, the request it serves and the Authorization
@@ -40,9 +43,13 @@ func Paths(tb testing.TB, build Builder, next http.Handler, introspectionURL, cl
 			"introspectionEndpoint": introspectionURL, "clientId": clientID, "clientSecret": clientSecret,
 		}}, next)
 	}
+	chunked := chunkedCookieHeader(tb)
 	return []Path{
 		{"PassThrough", mustBuild(nil, next), http.MethodGet, BrowserGET, ""},
 		{"BFFTokenGET", bff(next), http.MethodGet, BrowserGET, "Bearer " + OpaqueToken},
+		{"BFFTokenGETChunked", bff(next), http.MethodGet, func() http.Header {
+			return http.Header{"Origin": {Origin}, "Cookie": {chunked}}
+		}, "Bearer " + LargeToken},
 		{"BFFTokenPOST", bff(next), http.MethodPost, BrowserPOST, "Bearer " + OpaqueToken},
 		{"PhantomTokenCacheHit", phantom(next), http.MethodGet, func() http.Header {
 			return http.Header{"Authorization": {"Bearer " + ActiveToken}}
@@ -51,6 +58,25 @@ func Paths(tb testing.TB, build Builder, next http.Handler, introspectionURL, cl
 			return http.Header{"Origin": {Origin}, "Cookie": {"example-at=" + activeCookie}}
 		}, "Bearer " + jwt},
 	}
+}
+
+// LargeToken is an access token of 5,000 bytes, like an Entra ID token with groups: its encrypted
+// cookie does not fit in 4,096 bytes and is written as chunks (contract §6.1).
+var LargeToken = "large-" + strings.Repeat("0123456789", 499) + "9876"
+
+// chunkedCookieHeader is the Cookie header of LargeToken's access-token cookie, sealed with Key
+// and cut into two chunks as the OAuth Agent writes it.
+func chunkedCookieHeader(tb testing.TB) string {
+	c, err := cookiecrypt.NewCipher(Key, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sealed, err := c.Encrypt(LargeToken)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	half := len(sealed) / 2
+	return "example-at=chunks-2; example-at-1=" + sealed[:half] + "; example-at-2=" + sealed[half:]
 }
 
 // Serve returns the body of Run's loop for p, to be called once per request: fresh headers as a

@@ -150,6 +150,7 @@ func median(list []map[string]float64, unit string) float64 {
 var hotPaths = []struct{ name, label string }{
 	{"BenchmarkHotPath/PassThrough", "reference: a plugin that only calls next"},
 	{"BenchmarkHotPath/BFFTokenGET", "bffToken, GET (Origin check, cookie decrypt)"},
+	{"BenchmarkHotPath/BFFTokenGETChunked", "bffToken, GET, a 5,000-byte access token in two chunks (§6.1)"},
 	{"BenchmarkHotPath/BFFTokenPOST", "bffToken, POST (plus CSRF cookie and header)"},
 	{"BenchmarkHotPath/PhantomTokenCacheHit", "phantomToken, cache hit"},
 	{"BenchmarkHotPath/StackedGET", "bffToken + phantomToken, GET, cache hit"},
