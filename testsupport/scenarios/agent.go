@@ -358,11 +358,11 @@ var agentScenarios = []agentScenario{
 			t.Fatalf("%d %s", resp.Status, resp.Body)
 		}
 		want := map[string]string{
-			"example-at":     "; Path=/; HttpOnly; Secure; SameSite=Strict",
-			"example-csrf":   "; Path=/; HttpOnly; Secure; SameSite=Strict",
-			"example-auth":   "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
-			"example-id":     "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
-			"example-login":  "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+			"example-at":    "; Path=/; HttpOnly; Secure; SameSite=Strict",
+			"example-csrf":  "; Path=/; HttpOnly; Secure; SameSite=Strict",
+			"example-auth":  "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
+			"example-id":    "; Path=/oauth-agent; HttpOnly; Secure; SameSite=Strict",
+			"example-login": "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
 		}
 		// Contract §6.5: -auth and -id moved to the agent's path; writing them clears the same
 		// names on their old paths, where a browser may still hold them.
