@@ -511,6 +511,16 @@ var agentScenarios = []agentScenario{
 				t.Errorf("a partial session was set: %.60q", c)
 			}
 		}
+
+		// A refresh whose (rotated) tokens no longer fit: 500, and the session is over.
+		grown := newAgentFixture(t, build, fakeas.ProviderOptions{}, map[string]interface{}{"maxCookieChunks": "1"})
+		csrf = grown.login()
+		grown.p.SetTokenSizes(fakeas.TokenSizes{RefreshToken: 5000})
+		resp = grown.post("/refresh", "", grown.csrfHeader(csrf))
+		expect(t, "a refresh token too large", resp, http.StatusInternalServerError, "server_error")
+		if got := clearedNames(resp); got != "example-auth=;example-auth=;example-at=;example-id=;example-id=;example-csrf=;example-idhint=;"+chunkNames(1, "example-auth", "example-at", "example-id") {
+			t.Fatalf("a refresh too large cleared %q, want the session", got)
+		}
 	}},
 	// A state is used once per instance, even when the client sends the -login cookie that held it
 	// again after a failed completion (the answer's -login cookie no longer holds it).
