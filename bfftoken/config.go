@@ -105,8 +105,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs := config.NewErrors("bffToken")
-	errs.Unknown(cfg.Unknown)
+	errs := config.NewErrors("bffToken", cfg.Unknown)
 	errs.CookieNamePrefix("cookieNamePrefix", cfg.CookieNamePrefix)
 	s := settings{
 		prefix:              cfg.CookieNamePrefix,

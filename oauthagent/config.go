@@ -184,8 +184,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs := config.NewErrors("oauthAgent")
-	errs.Unknown(cfg.Unknown)
+	errs := config.NewErrors("oauthAgent", cfg.Unknown)
 	s := settings{issuer: errs.URL("issuer", cfg.Issuer, true)}
 	s.endpoints = endpoints{
 		authorization: errs.URL("authorizationEndpoint", cfg.AuthorizationEndpoint, false),

@@ -92,8 +92,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	if cfg == nil {
 		cfg = CreateConfig()
 	}
-	errs := config.NewErrors("phantomToken")
-	errs.Unknown(cfg.Unknown)
+	errs := config.NewErrors("phantomToken", cfg.Unknown)
 	s := settings{endpoint: errs.URL("introspectionEndpoint", cfg.IntrospectionEndpoint, true)}
 	errs.Required("clientId", cfg.ClientID)
 	s.clientID = cfg.ClientID

@@ -4,12 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -32,40 +30,7 @@ const (
 // clears every cookie, and the refresh token of the session is then refused by the authorization
 // server (revoked).
 func TestEndToEndSessionsInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole stack and Chromium")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is needed at %s (apt-get install chromium, or set CHROMIUM): %v", chromium, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	demo, err := stack.StartDemo(ctx, stack.DemoOptions{Root: repoRoot, WorkDir: t.TempDir(), PadTokens: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			for _, p := range demo.Processes {
-				t.Logf("--- %s output:\n%s", p.Name, p.Output())
-			}
-		}
-		demo.Stop()
-	}()
-
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))...)
-	defer cancelAlloc()
-	tab1, cancelTab1 := chromedp.NewContext(allocCtx)
-	defer cancelTab1()
-	openTab(t, tab1)
+	demo, tab1 := startDemoInChromium(t, stack.DemoOptions{PadTokens: 5000})
 
 	spa := demo.URL("www.example.localhost", "/")
 	run(t, tab1, "open the SPA", chromedp.Navigate(spa))

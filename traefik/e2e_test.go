@@ -21,48 +21,7 @@ import (
 // calls through bffToken and phantomToken, refresh, reload, a deep link, a second tab, sign-out in
 // both tabs, and the cookies as the browser stores them.
 func TestEndToEndInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole stack and Chromium")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is needed at %s (apt-get install chromium, or set CHROMIUM): %v", chromium, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	demo, err := stack.StartDemo(ctx, stack.DemoOptions{Root: repoRoot, WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			for _, p := range demo.Processes {
-				t.Logf("--- %s output:\n%s", p.Name, p.Output())
-			}
-		}
-		demo.Stop()
-	}()
-
-	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocOpts...)
-	defer cancelAlloc()
-	tab1, cancelTab1 := chromedp.NewContext(allocCtx)
-	defer cancelTab1()
-	openTab(t, tab1)
+	demo, tab1 := startDemoInChromium(t, stack.DemoOptions{}, chromedp.WindowSize(1100, 800))
 
 	spa := demo.URL("www.example.localhost", "/")
 	run(t, tab1, "open the SPA", chromedp.Navigate(spa))
@@ -141,6 +100,57 @@ func TestEndToEndInChromium(t *testing.T) {
 			t.Errorf("cookie %s is still stored after sign-out", c.Name)
 		}
 	}
+}
+
+// startDemoInChromium starts the demo system with o (on free ports, in a temporary work
+// directory) and headless Chromium (the Debian package, or $CHROMIUM), and returns the demo and
+// the browser's first tab, open. Both stop when the test ends; the processes' output is logged
+// if it failed.
+func startDemoInChromium(t *testing.T, o stack.DemoOptions, browserOptions ...chromedp.ExecAllocatorOption) (*stack.Demo, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the whole stack and Chromium")
+	}
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is needed at %s (apt-get install chromium, or set CHROMIUM): %v", chromium, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	o.Root = repoRoot
+	o.WorkDir = t.TempDir()
+	demo, err := stack.StartDemo(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range demo.Processes {
+				t.Logf("--- %s output:\n%s", p.Name, p.Output())
+			}
+		}
+		demo.Stop()
+	})
+	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(allocOpts, browserOptions...)...)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	openTab(t, tab)
+	return demo, tab
 }
 
 // openTab starts the browser or tab of ctx. It runs on ctx itself: a step's shorter-lived context

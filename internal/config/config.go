@@ -35,8 +35,13 @@ type Errors struct {
 	problems []string
 }
 
-// NewErrors starts a collection for one role, such as "bffToken".
-func NewErrors(role string) *Errors { return &Errors{role: role} }
+// NewErrors starts a collection for one role, such as "bffToken", with a problem for each
+// unknown key: the keys that mapstructure could not match to a field (its ",remain" map).
+func NewErrors(role string, unknown map[string]interface{}) *Errors {
+	e := &Errors{role: role}
+	e.Unknown(unknown)
+	return e
+}
 
 // Add records a problem with key.
 func (e *Errors) Add(key string, format string, args ...interface{}) {

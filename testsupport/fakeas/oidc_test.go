@@ -81,19 +81,12 @@ func decode(t *testing.T, resp *http.Response) (int, map[string]interface{}) {
 // RFC 6749 §2.3.1 asks) unless id is empty.
 func postToken(t *testing.T, p *Provider, form url.Values, id, secret string) (int, map[string]interface{}) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.TokenURL(), strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
+	resp, body := postForm(t, p, p.TokenURL(), form, id, secret)
+	var m map[string]interface{}
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("status %d, body %q is not a JSON object: %v", resp.StatusCode, body, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if id != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
-	resp, err := p.Server.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return decode(t, resp)
+	return resp.StatusCode, m
 }
 
 // userinfo calls the userinfo endpoint with a bearer token.
