@@ -59,6 +59,25 @@ func TestEndToEndSessionsInChromium(t *testing.T) {
 		t.Fatalf("the access token in the cookies has %d bytes, want the padded 5000", n)
 	}
 
+	// phantomToken's introspection of a malformed or JWT-shaped token: the demo authorization
+	// server answers inactive (204 to Accept: application/jwt), which phantomToken turns into 401,
+	// not a 400, which it would rightly turn into 502 and an error line.
+	for _, token := range []string{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "not a token"} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+demo.Options.AuthServerAddr+"/token/introspection",
+			strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/jwt")
+		req.SetBasicAuth("api-gateway-client", "Password1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("introspection of %q: %d, want 204 (inactive)", token, resp.StatusCode)
+		}
+	}
+
 	// A second tab; both refresh at the same moment against the rotating server.
 	tab2, cancelTab2 := chromedp.NewContext(tab1)
 	defer cancelTab2()

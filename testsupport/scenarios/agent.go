@@ -644,6 +644,40 @@ var agentScenarios = []agentScenario{
 			}
 		}
 	}},
+	// Contract §6.5: a session from before -auth and -id moved to the agent's path (-auth on
+	// /refresh, -id on /claims, the ID token again in -idhint on /logout) keeps working: refresh
+	// reads the old -auth and clears it, and logout puts the old -idhint on the logout URL.
+	{"a session with the cookie paths of before keeps working", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		site, _ := url.Parse("https://api.example.com/")
+		auth := f.browser.Cookie(AgentBase+"/refresh", "example-auth")
+		id := f.browser.Cookie(AgentBase+"/claims", "example-id")
+		f.browser.Jar.SetCookies(site, []*http.Cookie{
+			{Name: "example-auth", Path: "/oauth-agent", MaxAge: -1},
+			{Name: "example-id", Path: "/oauth-agent", MaxAge: -1},
+			{Name: "example-auth", Value: auth, Path: "/oauth-agent/refresh", HttpOnly: true, Secure: true},
+			{Name: "example-id", Value: id, Path: "/oauth-agent/claims", HttpOnly: true, Secure: true},
+			{Name: "example-idhint", Value: id, Path: "/oauth-agent/logout", HttpOnly: true, Secure: true},
+		})
+		expect(t, "claims with the old -id", f.get("/claims", nil), http.StatusOK, "")
+		resp := f.post("/refresh", "", f.csrfHeader(csrf))
+		expect(t, "refresh with the old -auth", resp, http.StatusNoContent, "")
+		if names := f.browser.CookieNames(AgentBase + "/refresh"); strings.Count(strings.Join(names, " "), "example-auth") != 1 {
+			t.Fatalf("after the refresh the browser sends %v to /refresh, want one -auth", names)
+		}
+		resp = f.post("/logout", "", f.csrfHeader(csrf))
+		expect(t, "logout", resp, http.StatusOK, "")
+		logoutURL, _ := url.Parse(resp.JSON(t)["url"].(string))
+		if logoutURL.Query().Get("id_token_hint") == "" {
+			t.Fatalf("logout URL %s has no id_token_hint", logoutURL)
+		}
+		for _, path := range []string{"/", "/oauth-agent", "/oauth-agent/refresh", "/oauth-agent/claims", "/oauth-agent/logout"} {
+			if names := f.browser.CookieNames("https://api.example.com" + path); len(names) != 0 {
+				t.Fatalf("after logout the browser still sends %v to %s", names, path)
+			}
+		}
+	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		callback, _ := f.p.Authorize(f.startLogin(""))
