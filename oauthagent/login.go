@@ -172,12 +172,17 @@ func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
 	if err != nil {
 		return rejected(apierror.AgentInvalidPageURL, "pageUrl has a malformed query")
 	}
-	for _, name := range []string{"code", "state", "error", "error_description"} {
+	for _, name := range []string{"code", "state", "error", "error_description", "iss"} {
 		if len(query[name]) > 1 {
 			return rejected(apierror.AgentInvalidPageURL, "pageUrl has more than one "+name+" parameter")
 		}
 	}
 	code, state, oauthError := query.Get("code"), query.Get("state"), query.Get("error")
+	if (code != "" || oauthError != "") && state != "" {
+		if f := a.checkResponseIssuer(query); f != nil {
+			return f
+		}
+	}
 	switch {
 	case code != "" && state != "":
 		return a.completeLogin(w, r, code, state)
@@ -192,6 +197,28 @@ func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
 		return rejected(answer, "the authorization server answered the login with "+answer.Code)
 	}
 	return a.reportSession(w, r)
+}
+
+// checkResponseIssuer is RFC 9207's defence against mix-up attacks: an authorization response
+// (success or error) that carries iss must carry the configured issuer, and must carry it when
+// discovery says the server always sends it. It comes before anything else is done with the
+// response, the server's own error included.
+func (a *Agent) checkResponseIssuer(query url.Values) *failure {
+	iss, present := query["iss"]
+	if present && iss[0] != a.issuer {
+		return rejected(apierror.AgentIssuerMismatch, "the authorization response's iss is not the configured issuer (a mix-up?)")
+	}
+	if present {
+		return nil
+	}
+	e, err := a.provider.endpoints()
+	if err != nil {
+		return serverFailure(err.Error())
+	}
+	if e.issInResponses {
+		return rejected(apierror.AgentIssuerMismatch, "the authorization response has no iss, which the authorization server says it always sends")
+	}
+	return nil
 }
 
 // reportSession answers a page load: logged in when the access token and CSRF cookies are there

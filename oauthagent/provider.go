@@ -14,9 +14,13 @@ import (
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
 )
 
-// endpoints are the authorization server's URLs the agent uses.
+// endpoints are the authorization server's URLs the agent uses, and what its discovery document
+// says about how to use them.
 type endpoints struct {
 	authorization, token, userInfo, endSession, jwks, revocation string
+	// issInResponses is authorization_response_iss_parameter_supported (RFC 9207): every
+	// authorization response must then carry iss.
+	issInResponses bool
 }
 
 // provider resolves the endpoints: those configured are used as given, the others come from the
@@ -72,12 +76,13 @@ func (p *provider) endpoints() (endpoints, error) {
 // win over discovered ones.
 func (c endpoints) overriding(d endpoints) endpoints {
 	return endpoints{
-		authorization: firstOf(c.authorization, d.authorization),
-		token:         firstOf(c.token, d.token),
-		userInfo:      firstOf(c.userInfo, d.userInfo),
-		endSession:    firstOf(c.endSession, d.endSession),
-		jwks:          firstOf(c.jwks, d.jwks),
-		revocation:    firstOf(c.revocation, d.revocation),
+		authorization:  firstOf(c.authorization, d.authorization),
+		token:          firstOf(c.token, d.token),
+		userInfo:       firstOf(c.userInfo, d.userInfo),
+		endSession:     firstOf(c.endSession, d.endSession),
+		jwks:           firstOf(c.jwks, d.jwks),
+		revocation:     firstOf(c.revocation, d.revocation),
+		issInResponses: d.issInResponses,
 	}
 }
 
@@ -103,6 +108,7 @@ func (p *provider) discover() (*endpoints, error) {
 		EndSessionEndpoint    string `json:"end_session_endpoint"`
 		JwksURI               string `json:"jwks_uri"`
 		RevocationEndpoint    string `json:"revocation_endpoint"`
+		IssInResponses        bool   `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, errors.New("discovery: the document is not valid JSON")
@@ -123,12 +129,13 @@ func (p *provider) discover() (*endpoints, error) {
 		}
 	}
 	return &endpoints{
-		authorization: doc.AuthorizationEndpoint,
-		token:         doc.TokenEndpoint,
-		userInfo:      doc.UserinfoEndpoint,
-		endSession:    doc.EndSessionEndpoint,
-		jwks:          doc.JwksURI,
-		revocation:    doc.RevocationEndpoint,
+		authorization:  doc.AuthorizationEndpoint,
+		token:          doc.TokenEndpoint,
+		userInfo:       doc.UserinfoEndpoint,
+		endSession:     doc.EndSessionEndpoint,
+		jwks:           doc.JwksURI,
+		revocation:     doc.RevocationEndpoint,
+		issInResponses: doc.IssInResponses,
 	}, nil
 }
 

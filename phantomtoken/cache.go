@@ -41,6 +41,15 @@ type cache struct {
 	flightMu sync.Mutex
 	flights  map[tokenKey]*flight
 
+	// inactive, when not nil, remembers tokens the server called inactive, for inactiveTTL, in
+	// a bounded set of its own (contract §6.7): a flood of random tokens then neither evicts
+	// active entries nor costs more than one call per token, and a client that keeps sending an
+	// expired token costs one call per period. Only their expiry is used.
+	inactive    *cache
+	inactiveTTL time.Duration
+	// slots, when not nil, bounds the calls in flight (maxConcurrentIntrospections).
+	slots *slots
+
 	now func() time.Time
 }
 
@@ -130,6 +139,10 @@ func (c *cache) resolve(key tokenKey, introspect func() result) result {
 		c.flightMu.Unlock()
 		return result{outcome: active, entry: e}
 	}
+	if c.inactive != nil && c.inactive.get(key) != nil {
+		c.flightMu.Unlock()
+		return result{outcome: inactive, problem: "the token is not active (remembered from an introspection less than inactiveCacheSeconds ago)"}
+	}
 	if f, ok := c.flights[key]; ok {
 		c.flightMu.Unlock()
 		<-f.done
@@ -146,9 +159,19 @@ func (c *cache) resolve(key tokenKey, introspect func() result) result {
 		c.flightMu.Unlock()
 		close(f.done)
 	}()
+	if c.slots != nil {
+		if !c.slots.acquire() {
+			f.result = result{outcome: unavailable, problem: "maxConcurrentIntrospections calls to the introspection endpoint are in flight, and none ended within timeoutSeconds"}
+			return f.result
+		}
+		defer c.slots.release()
+	}
 	f.result = introspect()
-	if f.result.outcome == active && f.result.entry.expires.After(c.now()) {
+	switch {
+	case f.result.outcome == active && f.result.entry.expires.After(c.now()):
 		c.put(key, f.result.entry)
+	case f.result.outcome == inactive && c.inactive != nil:
+		c.inactive.put(key, &entry{expires: c.now().Add(c.inactiveTTL)})
 	}
 	return f.result
 }

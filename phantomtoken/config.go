@@ -32,6 +32,18 @@ type Config struct {
 	// cache off (concurrent requests with one token still share one introspection call).
 	TokenCacheSeconds *int
 
+	// InactiveCacheSeconds (default 10, 0 turns it off, at most 86400) is how long a token the
+	// authorization server called inactive is answered 401 without asking again. Inactive tokens
+	// are kept apart from active ones, at most maxCacheEntries of them, so that a flood of random
+	// tokens costs one introspection each at most once per period and never evicts active
+	// entries.
+	InactiveCacheSeconds *int
+
+	// MaxConcurrentIntrospections (default 64, at most 10000) bounds the introspection calls in
+	// flight for this setup (the instances that share a cache). A miss beyond it waits up to
+	// timeoutSeconds for a slot, then answers 503; cache hits never wait.
+	MaxConcurrentIntrospections int
+
 	// RequiredScopes are scopes that the JWT's scope claim must all contain, checked on every
 	// request, cached or not; a token without them gets 403. Default: none, no scope check.
 	RequiredScopes []string
@@ -68,6 +80,10 @@ const (
 	defaultTimeoutSeconds    = 5
 	defaultMaxCacheEntries   = 10000
 
+	defaultInactiveCacheSeconds        = 10
+	defaultMaxConcurrentIntrospections = 64
+	maxConcurrentIntrospectionsLimit   = 10000
+
 	// Upper bounds, so that a typo cannot overflow a duration or ask for unbounded memory.
 	maxTokenCacheSeconds = 86400
 	maxCacheEntriesLimit = 10000000
@@ -81,6 +97,8 @@ type settings struct {
 	insecureSkipVerify bool
 	requiredScopes     []string
 	cacheSeconds       int
+	inactiveSeconds    int
+	maxConcurrent      int
 	timeout            time.Duration
 	maxEntries         int
 	realm              string
@@ -100,6 +118,8 @@ func checkConfig(cfg *Config) (settings, error) {
 	s.requiredScopes = config.List(cfg.RequiredScopes)
 	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
 	s.cacheSeconds = errs.Range("tokenCacheSeconds", config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds), 0, maxTokenCacheSeconds)
+	s.inactiveSeconds = errs.Range("inactiveCacheSeconds", config.IntOr(cfg.InactiveCacheSeconds, defaultInactiveCacheSeconds), 0, maxTokenCacheSeconds)
+	s.maxConcurrent = errs.Int("maxConcurrentIntrospections", cfg.MaxConcurrentIntrospections, defaultMaxConcurrentIntrospections, 1, maxConcurrentIntrospectionsLimit)
 	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)
 	s.maxEntries = errs.Int("maxCacheEntries", cfg.MaxCacheEntries, defaultMaxCacheEntries, 1, maxCacheEntriesLimit)
 	s.realm = cfg.Realm

@@ -13,7 +13,9 @@
 //     204, or JSON with "active":false: 401. JSON "active":true without "jwt": 502 (the server is
 //     not set up for phantom tokens). 401, 403, any other 4xx or 5xx, no answer within
 //     timeoutSeconds, or an unusable answer: 502. 503: 503.
-//  5. Active results are cached for min(tokenCacheSeconds, Cache-Control max-age, JWT exp - now).
+//  5. Active results are cached for min(tokenCacheSeconds, Cache-Control max-age, JWT exp - now);
+//     inactive ones apart, for inactiveCacheSeconds. At most maxConcurrentIntrospections calls
+//     are in flight; a miss beyond waits up to timeoutSeconds for a slot, then gets 503.
 //  6. requiredScopes must all be in the JWT's scope claim, on every request: else 403.
 //  7. The request goes upstream with `Authorization: Bearer <JWT>` and nothing else changed.
 //
@@ -60,13 +62,10 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	if err != nil {
 		return nil, err
 	}
-	if s.cacheSeconds == 0 {
-		s.maxEntries = 0 // no caching; flights still coalesce concurrent calls
-	}
 	m := &Middleware{
 		next:                  config.Next(next),
 		log:                   logger.New("phantomToken", name, s.level),
-		cache:                 sharedCache(cacheKey(s.endpoint, s.clientID, s.clientSecret, s.cacheSeconds, s.maxEntries), s.maxEntries),
+		cache:                 sharedCache(s),
 		client:                backchannel.NewClient(s.insecureSkipVerify, s.timeout),
 		clientAuth:            backchannel.NewClientAuth(backchannel.ClientSecretBasic, s.clientID, s.clientSecret),
 		endpoint:              s.endpoint,
@@ -96,22 +95,29 @@ var (
 // sharedCache returns the cache for one introspection setup. Traefik builds one instance per
 // router and rebuilds them all on every configuration reload; sharing the cache between
 // instances with the same setup keeps a token to one introspection per cache period instead of
-// one per router and per reload.
-func sharedCache(key string, maxEntries int) *cache {
+// one per router and per reload, and the bound on calls in flight per setup.
+func sharedCache(s settings) *cache {
+	// The key identifies the setup without holding its secret.
+	secretHash := sha256.Sum256([]byte(s.clientSecret))
+	key := fmt.Sprintf("%s|%s|%x|%d|%d|%d|%d|%s", s.endpoint, s.clientID, secretHash[:8], s.cacheSeconds,
+		s.maxEntries, s.inactiveSeconds, s.maxConcurrent, s.timeout)
 	cachesMu.Lock()
 	defer cachesMu.Unlock()
 	c, ok := caches[key]
 	if !ok {
-		c = newCache(maxEntries)
+		maxActive := s.maxEntries
+		if s.cacheSeconds == 0 {
+			maxActive = 0 // no caching; flights still coalesce concurrent calls
+		}
+		c = newCache(maxActive)
+		if s.inactiveSeconds > 0 {
+			c.inactive = newCache(s.maxEntries)
+			c.inactiveTTL = time.Duration(s.inactiveSeconds) * time.Second
+		}
+		c.slots = newSlots(s.maxConcurrent, s.timeout)
 		caches[key] = c
 	}
 	return c
-}
-
-// cacheKey identifies an introspection setup without holding its secret.
-func cacheKey(endpoint, clientID, secret string, cacheSeconds, maxEntries int) string {
-	secretHash := sha256.Sum256([]byte(secret))
-	return fmt.Sprintf("%s|%s|%x|%d|%d", endpoint, clientID, secretHash[:8], cacheSeconds, maxEntries)
 }
 
 // ServeHTTP serves a cache hit without calling another interpreted function (under Yaegi a call

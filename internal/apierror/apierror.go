@@ -67,6 +67,7 @@ var (
 	AgentMalformedBody        = New(http.StatusBadRequest, "invalid_request", "The request body is not valid JSON of the expected shape")
 	AgentBodyTooLarge         = New(http.StatusBadRequest, "invalid_request", "The request body is too large")
 	AgentInvalidPageURL       = New(http.StatusBadRequest, "invalid_request", "The pageUrl is not a valid URL or has duplicate or oversized parameters")
+	AgentIssuerMismatch       = New(http.StatusBadRequest, "invalid_request", "The authorization response is not from the configured issuer")
 	AgentProtectedParam       = New(http.StatusBadRequest, "invalid_request", "An extra parameter tries to set a parameter the OAuth Agent sets itself")
 	AgentClaimsInvalid        = New(http.StatusBadRequest, "invalid_request", "The ID token in the cookie is not a readable JWT")
 	AgentAuthorizationError   = New(http.StatusBadRequest, "authorization_error", "A request sent to the Authorization Server was rejected")

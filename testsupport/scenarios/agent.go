@@ -678,6 +678,34 @@ var agentScenarios = []agentScenario{
 			}
 		}
 	}},
+	// Contract §6.6, RFC 9207: an authorization response whose iss is another issuer (a mix-up)
+	// is refused before anything else, the server's own error included, and completes nothing;
+	// when discovery says the server always sends iss, a response without it is refused too.
+	{"an authorization response from another issuer is refused", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		withIss := func(callback, iss string) string {
+			u, _ := url.Parse(callback)
+			q := u.Query()
+			q.Set("iss", iss)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+		callback, _ := f.p.Authorize(f.startLogin(""))
+		expect(t, "a code from another issuer", f.endLogin(withIss(callback, "https://evil.example.com")), http.StatusBadRequest, "invalid_request")
+		errorCallback, _ := f.p.AuthorizeError(f.startLogin(""), "login_required", "")
+		expect(t, "an error from another issuer", f.endLogin(withIss(errorCallback, "https://evil.example.com")), http.StatusBadRequest, "invalid_request")
+		if n := f.p.Calls(fakeas.EndpointToken); n != 0 {
+			t.Fatalf("%d token calls for responses from another issuer", n)
+		}
+		expect(t, "the code with the right iss", f.endLogin(withIss(callback, f.p.Issuer())), http.StatusOK, "")
+
+		strict := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		strict.p.TamperDiscovery(func(doc map[string]interface{}) { doc["authorization_response_iss_parameter_supported"] = true })
+		callback, _ = strict.p.Authorize(strict.startLogin(""))
+		expect(t, "no iss where the server always sends it", strict.endLogin(callback), http.StatusBadRequest, "invalid_request")
+		callback, _ = strict.p.Authorize(strict.startLogin(""))
+		expect(t, "iss where the server always sends it", strict.endLogin(withIss(callback, strict.p.Issuer())), http.StatusOK, "")
+	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		callback, _ := f.p.Authorize(f.startLogin(""))

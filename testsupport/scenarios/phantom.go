@@ -3,6 +3,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -110,7 +111,7 @@ func PhantomConcurrentFirstRequests(t testing.TB, build requestcases.Builder, n 
 }
 
 // PhantomSharedError: concurrent requests share one failing call and all get its error; errors
-// and inactive answers are not cached.
+// are not cached.
 func PhantomSharedError(t *testing.T, build requestcases.Builder) {
 	f := fakeas.NewIntrospector(t)
 	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"timeoutSeconds": "1"}))
@@ -132,12 +133,44 @@ func PhantomSharedError(t *testing.T, build requestcases.Builder) {
 	if calls := f.Calls("hang"); calls != 1 {
 		t.Fatalf("20 concurrent requests on a hanging server made %d calls, want 1", calls)
 	}
-	for _, token := range []string{"status500", "inactive-1", "jsonnojwt"} {
+	for _, token := range []string{"status500", "jsonnojwt"} {
 		callWithToken(h, token)
 		callWithToken(h, token)
 		if calls := f.Calls(token); calls != 2 {
 			t.Errorf("%s: two requests made %d calls, want 2 (failures must not be cached)", token, calls)
 		}
+	}
+}
+
+// PhantomInactiveCache (contract §6.7): an inactive answer is remembered for
+// inactiveCacheSeconds (one call for two requests; two with it off), in a set of its own: a flood
+// of random tokens larger than maxCacheEntries leaves a cached active token cached.
+func PhantomInactiveCache(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"maxCacheEntries": "20"}))
+	if rec := callWithToken(h, "active-kept"); rec.Code != http.StatusOK {
+		t.Fatalf("active token: %d", rec.Code)
+	}
+	for i := 0; i < 2; i++ {
+		if rec := callWithToken(h, "inactive-remembered"); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("inactive token: %d", rec.Code)
+		}
+	}
+	if calls := f.Calls("inactive-remembered"); calls != 1 {
+		t.Fatalf("two requests with an inactive token made %d calls, want 1", calls)
+	}
+	for i := 0; i < 100; i++ {
+		callWithToken(h, fmt.Sprintf("random-%d", i))
+	}
+	if rec := callWithToken(h, "active-kept"); rec.Code != http.StatusOK || f.Calls("active-kept") != 1 {
+		t.Fatalf("after a flood of random tokens the active token made %d calls (status %d), want 1", f.Calls("active-kept"), rec.Code)
+	}
+
+	off := mustBuild(t, build, phantomConfig(f, map[string]interface{}{"inactiveCacheSeconds": "0"}))
+	callWithToken(off, "inactive-forgotten")
+	callWithToken(off, "inactive-forgotten")
+	if calls := f.Calls("inactive-forgotten"); calls != 2 {
+		t.Fatalf("inactiveCacheSeconds 0: %d calls, want 2", calls)
 	}
 }
 
@@ -189,6 +222,7 @@ func PhantomAll(t *testing.T, build requestcases.Builder) {
 	t.Run("cache hits", func(t *testing.T) { PhantomCacheHits(t, build) })
 	t.Run("200 concurrent first requests make one call", func(t *testing.T) { PhantomConcurrentFirstRequests(t, build, 200) })
 	t.Run("a failed call is shared and not cached", func(t *testing.T) { PhantomSharedError(t, build) })
+	t.Run("inactive answers are remembered apart", func(t *testing.T) { PhantomInactiveCache(t, build) })
 	t.Run("scope checked on cached entries", func(t *testing.T) { PhantomScopeOnCachedEntry(t, build) })
 	t.Run("cache disabled", func(t *testing.T) { PhantomCacheDisabled(t, build) })
 	t.Run("no-store not cached", func(t *testing.T) { PhantomNoStoreNotCached(t, build) })
