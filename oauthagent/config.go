@@ -50,7 +50,8 @@ type Config struct {
 	// ClientID (required) is the agent's client at the authorization server.
 	ClientID string
 
-	// ClientSecret (required, unless ClientSecretFile is given) is that client's secret.
+	// ClientSecret (required, unless ClientSecretFile is given or clientAuthMethod is
+	// private_key_jwt) is that client's secret.
 	ClientSecret string
 
 	// ClientSecretFile is the path of a file holding ClientSecret; surrounding white space is
@@ -58,8 +59,29 @@ type Config struct {
 	ClientSecretFile string
 
 	// ClientAuthMethod (default client_secret_basic) is how the agent authenticates at the token
-	// endpoint: client_secret_basic or client_secret_post.
+	// and revocation endpoints: client_secret_basic, client_secret_post or private_key_jwt.
 	ClientAuthMethod string
+
+	// ClientPrivateKey (required with private_key_jwt, unless ClientPrivateKeyFile is given) is
+	// the client's private key in PEM (PKCS#8, PKCS#1 or SEC 1): RSA of at least 2048 bits, or EC
+	// P-256 or P-384. Each call gets a new assertion signed with it (RFC 7523): iss = sub =
+	// clientId, a random jti, exp 60 s ahead.
+	ClientPrivateKey string
+
+	// ClientPrivateKeyFile is the path of a PEM file holding ClientPrivateKey.
+	ClientPrivateKeyFile string
+
+	// ClientKeyID is the kid of the assertions' JWS header (the key's id at the authorization
+	// server); default: none.
+	ClientKeyID string
+
+	// ClientAssertionAlg is the assertions' algorithm: RS256 (default for RSA) or PS256, ES256
+	// (P-256), ES384 (P-384).
+	ClientAssertionAlg string
+
+	// ClientAssertionAudience (default endpoint) is the aud of the assertions: endpoint sends the
+	// URL of the endpoint called, issuer sends the issuer (some servers want that).
+	ClientAssertionAudience string
 
 	// RedirectURI (required) is the SPA URL the authorization server sends the browser back to;
 	// the SPA then posts that URL to /login/end.
@@ -164,8 +186,7 @@ type settings struct {
 	issuer                string
 	endpoints             endpoints // the configured ones; discovery fills in the others
 	clientID              string
-	clientSecret          string
-	authMethod            string
+	clientAuth            *backchannel.ClientAuth
 	redirectURI           string
 	postLogoutRedirectURI string
 	scope                 string
@@ -194,10 +215,18 @@ func checkConfig(cfg *Config) (settings, error) {
 		jwks:          errs.URL("jwksUri", cfg.JwksURI, false),
 		revocation:    errs.URL("revocationEndpoint", cfg.RevocationEndpoint, false),
 	}
-	errs.Required("clientId", cfg.ClientID)
 	s.clientID = cfg.ClientID
-	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
-	s.authMethod = errs.OneOf("clientAuthMethod", cfg.ClientAuthMethod, backchannel.ClientAuthMethods)
+	audience := ""
+	if errs.OneOf("clientAssertionAudience", cfg.ClientAssertionAudience, []string{"endpoint", "issuer"}) == "issuer" {
+		audience = s.issuer
+	}
+	clientAuth, _ := errs.ClientAuth(config.ClientCredentials{
+		ClientID: cfg.ClientID, Method: cfg.ClientAuthMethod,
+		Secret: cfg.ClientSecret, SecretFile: cfg.ClientSecretFile,
+		PrivateKey: cfg.ClientPrivateKey, PrivateKeyFile: cfg.ClientPrivateKeyFile,
+		KeyID: cfg.ClientKeyID, AssertionAlg: cfg.ClientAssertionAlg, AssertionAudience: audience,
+	})
+	s.clientAuth = clientAuth
 	s.redirectURI = errs.URL("redirectUri", cfg.RedirectURI, true)
 	s.postLogoutRedirectURI = errs.URL("postLogoutRedirectUri", cfg.PostLogoutRedirectURI, false)
 	s.scope = strings.Join(strings.Fields(cfg.Scope), " ")

@@ -73,7 +73,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		pathPrefix:            s.pathPrefix,
 		issuer:                s.issuer,
 		clientID:              s.clientID,
-		clientAuth:            backchannel.NewClientAuth(s.authMethod, s.clientID, s.clientSecret),
+		clientAuth:            s.clientAuth,
 		redirectURI:           s.redirectURI,
 		postLogoutRedirectURI: s.postLogoutRedirectURI,
 		scope:                 s.scope,

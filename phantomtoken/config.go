@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
@@ -16,16 +17,38 @@ type Config struct {
 	// `Accept: application/jwt`.
 	IntrospectionEndpoint string
 
-	// ClientID (required) is the client that authenticates to the introspection endpoint with
-	// HTTP Basic.
+	// ClientID (required) is the client that authenticates to the introspection endpoint.
 	ClientID string
 
-	// ClientSecret (required, unless ClientSecretFile is given) is that client's secret.
+	// ClientAuthMethod (default client_secret_basic) is how it authenticates:
+	// client_secret_basic, client_secret_post or private_key_jwt (the assertion's aud is the
+	// introspection endpoint's URL).
+	ClientAuthMethod string
+
+	// ClientSecret (required, unless ClientSecretFile is given or clientAuthMethod is
+	// private_key_jwt) is that client's secret.
 	ClientSecret string
 
 	// ClientSecretFile is the path of a file that holds ClientSecret. Surrounding white space is
 	// ignored.
 	ClientSecretFile string
+
+	// ClientPrivateKey (required with private_key_jwt, unless ClientPrivateKeyFile is given) is
+	// the client's private key in PEM (PKCS#8, PKCS#1 or SEC 1): RSA of at least 2048 bits, or EC
+	// P-256 or P-384. Each call gets a new assertion signed with it (RFC 7523): iss = sub =
+	// clientId, a random jti, exp 60 s ahead.
+	ClientPrivateKey string
+
+	// ClientPrivateKeyFile is the path of a PEM file holding ClientPrivateKey.
+	ClientPrivateKeyFile string
+
+	// ClientKeyID is the kid of the assertions' JWS header (the key's id at the authorization
+	// server); default: none.
+	ClientKeyID string
+
+	// ClientAssertionAlg is the assertions' algorithm: RS256 (default for RSA) or PS256, ES256
+	// (P-256), ES384 (P-384).
+	ClientAssertionAlg string
 
 	// TokenCacheSeconds (default 300) is the longest time an introspection result is cached; a
 	// shorter `Cache-Control: max-age` from the server, or the JWT's expiry, wins. 0 turns the
@@ -93,7 +116,8 @@ const (
 type settings struct {
 	endpoint           string
 	clientID           string
-	clientSecret       string
+	clientAuth         *backchannel.ClientAuth
+	credentials        string // the client secret or private key, to tell setups apart
 	insecureSkipVerify bool
 	requiredScopes     []string
 	cacheSeconds       int
@@ -112,11 +136,17 @@ func checkConfig(cfg *Config) (settings, error) {
 	}
 	errs := config.NewErrors("phantomToken", cfg.Unknown)
 	s := settings{endpoint: errs.URL("introspectionEndpoint", cfg.IntrospectionEndpoint, true)}
-	errs.Required("clientId", cfg.ClientID)
 	s.clientID = cfg.ClientID
 	s.insecureSkipVerify = cfg.InsecureSkipVerify
 	s.requiredScopes = config.List(cfg.RequiredScopes)
-	s.clientSecret = errs.Secret("clientSecret", cfg.ClientSecret, cfg.ClientSecretFile, true)
+	clientAuth, credentials := errs.ClientAuth(config.ClientCredentials{
+		ClientID: cfg.ClientID, Method: cfg.ClientAuthMethod,
+		Secret: cfg.ClientSecret, SecretFile: cfg.ClientSecretFile,
+		PrivateKey: cfg.ClientPrivateKey, PrivateKeyFile: cfg.ClientPrivateKeyFile,
+		KeyID: cfg.ClientKeyID, AssertionAlg: cfg.ClientAssertionAlg,
+	})
+	s.clientAuth = clientAuth
+	s.credentials = credentials
 	s.cacheSeconds = errs.Range("tokenCacheSeconds", config.IntOr(cfg.TokenCacheSeconds, defaultTokenCacheSeconds), 0, maxTokenCacheSeconds)
 	s.inactiveSeconds = errs.Range("inactiveCacheSeconds", config.IntOr(cfg.InactiveCacheSeconds, defaultInactiveCacheSeconds), 0, maxTokenCacheSeconds)
 	s.maxConcurrent = errs.Int("maxConcurrentIntrospections", cfg.MaxConcurrentIntrospections, defaultMaxConcurrentIntrospections, 1, maxConcurrentIntrospectionsLimit)

@@ -67,7 +67,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		log:                   logger.New("phantomToken", name, s.level),
 		cache:                 sharedCache(s),
 		client:                backchannel.NewClient(s.insecureSkipVerify, s.timeout),
-		clientAuth:            backchannel.NewClientAuth(backchannel.ClientSecretBasic, s.clientID, s.clientSecret),
+		clientAuth:            s.clientAuth,
 		endpoint:              s.endpoint,
 		cacheTTL:              time.Duration(s.cacheSeconds) * time.Second,
 		requiredScopes:        paddedScopes(s.requiredScopes),
@@ -98,7 +98,7 @@ var (
 // one per router and per reload, and the bound on calls in flight per setup.
 func sharedCache(s settings) *cache {
 	// The key identifies the setup without holding its secret.
-	secretHash := sha256.Sum256([]byte(s.clientSecret))
+	secretHash := sha256.Sum256([]byte(s.credentials))
 	key := fmt.Sprintf("%s|%s|%x|%d|%d|%d|%d|%s", s.endpoint, s.clientID, secretHash[:8], s.cacheSeconds,
 		s.maxEntries, s.inactiveSeconds, s.maxConcurrent, s.timeout)
 	cachesMu.Lock()

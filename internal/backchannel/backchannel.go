@@ -94,7 +94,9 @@ func (c *Client) Do(req Request) (*Response, error) {
 	var body io.Reader
 	if req.Form != nil {
 		if req.ClientAuth != nil {
-			req.ClientAuth.addToForm(req.Form)
+			if err := req.ClientAuth.addToForm(req.Form, req.URL); err != nil {
+				return nil, errors.New("could not be called: the client assertion could not be made: " + err.Error())
+			}
 		}
 		body = strings.NewReader(req.Form.Encode())
 	}

@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/internal/cors"
+	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
@@ -335,4 +337,64 @@ func (e *Errors) TrustedWebOrigins(list []string, corsEnabled bool, o cors.Optio
 	policy, err := cors.NewPolicy(o)
 	e.AddErr("corsMaxAge", err) // the origins are fine, so only the max age can be wrong
 	return origins, policy
+}
+
+// ClientCredentials are the configured keys of a client's authentication at the authorization
+// server.
+type ClientCredentials struct {
+	ClientID                   string
+	Method                     string // clientAuthMethod
+	Secret, SecretFile         string // clientSecret, clientSecretFile
+	PrivateKey, PrivateKeyFile string // clientPrivateKey, clientPrivateKeyFile
+	KeyID                      string // clientKeyId
+	AssertionAlg               string // clientAssertionAlg
+	// AssertionAudience is the aud of private_key_jwt assertions; empty: the endpoint called.
+	AssertionAudience string
+}
+
+// ClientAuth checks a client's authentication keys and returns the authentication, and the
+// secret material (the client secret or the private key's PEM) to tell setups apart; nil when
+// there is a problem. With private_key_jwt no secret is needed or sent, and one given is refused
+// rather than ignored.
+func (e *Errors) ClientAuth(c ClientCredentials) (*backchannel.ClientAuth, string) {
+	e.Required("clientId", c.ClientID)
+	method := e.OneOf("clientAuthMethod", c.Method, backchannel.ClientAuthMethods)
+	if method != backchannel.PrivateKeyJWT {
+		if strings.TrimSpace(c.PrivateKey+c.PrivateKeyFile) != "" {
+			e.Add("clientPrivateKey", "is used only with clientAuthMethod: private_key_jwt")
+		}
+		secret := e.Secret("clientSecret", c.Secret, c.SecretFile, true)
+		return backchannel.NewClientAuth(method, c.ClientID, secret), secret
+	}
+	if strings.TrimSpace(c.Secret+c.SecretFile) != "" {
+		e.Add("clientSecret", "is not used with clientAuthMethod: private_key_jwt: remove it")
+	}
+	alg := strings.TrimSpace(c.AssertionAlg)
+	if alg != "" && !contains(jwt.SigningAlgorithms, alg) {
+		e.Add("clientAssertionAlg", "must be one of %s, got %q", strings.Join(jwt.SigningAlgorithms, ", "), alg)
+		alg = ""
+	}
+	pemText := e.Secret("clientPrivateKey", c.PrivateKey, c.PrivateKeyFile, true)
+	if pemText == "" {
+		return nil, ""
+	}
+	key, err := jwt.ParseSigningKey([]byte(pemText), alg, strings.TrimSpace(c.KeyID))
+	if err != nil {
+		keyName := "clientPrivateKey"
+		if strings.TrimSpace(c.PrivateKeyFile) != "" {
+			keyName = "clientPrivateKeyFile"
+		}
+		e.Add(keyName, "%s", err.Error())
+		return nil, ""
+	}
+	return backchannel.NewPrivateKeyAuth(c.ClientID, key, c.AssertionAudience), pemText
+}
+
+func contains(list []string, s string) bool {
+	for _, item := range list {
+		if item == s {
+			return true
+		}
+	}
+	return false
 }

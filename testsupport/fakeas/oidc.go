@@ -43,18 +43,21 @@ const (
 	EndpointUserinfo   = "userinfo"    // GET or POST /userinfo
 	EndpointEndSession = "end_session" // GET or POST /session/end
 	// EndpointIntrospection is POST /introspect, Curity-style: HTTP Basic with the
-	// IntrospectionClientID and IntrospectionClientSecret; an active access token answers 200
-	// application/jwt with a JWT signed by the current key (sub, scope, client_id, iss, exp, iat,
-	// aud "api.example.com"), anything else 204.
+	// IntrospectionClientID and IntrospectionClientSecret (or as IntrospectionClientAuth says);
+	// an active access token answers 200 application/jwt with a JWT signed by the current key
+	// (sub, scope, client_id, iss, exp, iat, aud "api.example.com"), anything else 204. With
+	// IntrospectionJSON: plain RFC 7662 JSON instead.
 	EndpointIntrospection = "introspection"
 	// EndpointRevocation is POST /revoke (RFC 7009), see RevocationURL.
 	EndpointRevocation = "revoke"
+	// EndpointPAR is POST /par, the pushed authorization request endpoint (RFC 9126), see PARURL.
+	EndpointPAR = "par"
 )
 
 var endpointNames = map[string]bool{
 	EndpointDiscovery: true, EndpointJWKS: true, EndpointAuthorize: true, EndpointToken: true,
 	EndpointRefresh: true, EndpointUserinfo: true, EndpointEndSession: true, EndpointIntrospection: true,
-	EndpointRevocation: true,
+	EndpointRevocation: true, EndpointPAR: true,
 }
 
 // ProviderOptions configures a Provider. The zero value is a usable configuration.
@@ -65,9 +68,36 @@ type ProviderOptions struct {
 	// ClientID and ClientSecret are the only client credentials accepted (default "spa-client",
 	// "Password1").
 	ClientID, ClientSecret string
-	// ClientAuth is the only accepted token endpoint client authentication:
-	// "client_secret_basic" (default) or "client_secret_post".
+	// ClientAuth is the only accepted client authentication at the token, revocation and PAR
+	// endpoints: "client_secret_basic" (default), "client_secret_post" or "private_key_jwt"
+	// (RFC 7523, OpenID Connect Core §9: a client assertion signed with one of ClientPublicKeys,
+	// see the /token endpoint below).
 	ClientAuth string
+	// ClientPublicKeys are the client's registered public keys for private_key_jwt, bound to no
+	// kid (SetClientKeys replaces them, with kids if wanted). *rsa.PublicKey or *ecdsa.PublicKey
+	// on P-256 or P-384, for RS256, PS256, ES256 and ES384 (ClientAssertionAlgs).
+	ClientPublicKeys []crypto.PublicKey
+	// RequirePAR makes discovery say require_pushed_authorization_requests: true and the
+	// authorization endpoint (Authorize, GET /authorize) refuse a request that has no
+	// request_uri from the PAR endpoint (RFC 9126 §5). The PAR endpoint answers either way.
+	RequirePAR bool
+	// AuthorizationResponseIss (RFC 9207) adds iss = Issuer() to every authorization response,
+	// success and error (Authorize, AuthorizeError, GET /authorize), and makes discovery say
+	// authorization_response_iss_parameter_supported: true. See SetNextAuthorizationResponseIss
+	// for a mix-up, and TamperDiscovery to advertise one without the other.
+	AuthorizationResponseIss bool
+	// IntrospectionClientAuth is the client authentication of /introspect, for the client
+	// IntrospectionClientID: "client_secret_basic" (default, with IntrospectionClientSecret),
+	// "client_secret_post" or "private_key_jwt" with IntrospectionClientPublicKeys (aud
+	// IntrospectionURL() or Issuer()).
+	IntrospectionClientAuth string
+	// IntrospectionClientPublicKeys are the introspection client's keys for private_key_jwt.
+	IntrospectionClientPublicKeys []crypto.PublicKey
+	// IntrospectionJSON makes /introspect answer plain RFC 7662 JSON, as Ory Hydra does: 200
+	// application/json {"active":true,"sub","scope","client_id","iss","aud","exp","iat",
+	// "token_type":"Bearer"} with no jwt member and no Cache-Control, and 200 {"active":false}
+	// for anything else (instead of application/jwt and 204).
+	IntrospectionJSON bool
 	// RedirectURI is the only accepted redirect_uri (default "https://www.example.com/").
 	RedirectURI string
 	// KeepRefreshTokens turns refresh token rotation off: the refresh_token grant then answers
@@ -118,17 +148,44 @@ type Fault struct {
 // Endpoints, relative to Issuer():
 //
 //	/.well-known/openid-configuration  discovery: issuer (see SetDiscoveryIssuer), the endpoints
-//	                  below, response_types_supported ["code"], subject_types_supported ["public"],
-//	                  id_token_signing_alg_values_supported [Alg], code_challenge_methods_supported
-//	                  ["S256"], token_endpoint_auth_methods_supported [ClientAuth], ...
-//	/authorize        GET: the same checks as the Authorize method, then 302 to the callback
-//	                  (400 text/plain when the request is invalid). Tests normally call Authorize.
+//	                  below (pushed_authorization_request_endpoint always; revocation_endpoint
+//	                  with Revocation), response_types_supported ["code"],
+//	                  subject_types_supported ["public"], id_token_signing_alg_values_supported
+//	                  [Alg], code_challenge_methods_supported ["S256"],
+//	                  token_endpoint_auth_methods_supported [ClientAuth] (with private_key_jwt
+//	                  also token_endpoint_auth_signing_alg_values_supported ClientAssertionAlgs),
+//	                  require_pushed_authorization_requests: true with RequirePAR,
+//	                  authorization_response_iss_parameter_supported: true with
+//	                  AuthorizationResponseIss, ...
+//	/authorize        GET: the same checks as the Authorize method (request_uri and RequirePAR
+//	                  included), then 302 to the callback (400 text/plain when the request is
+//	                  invalid). Tests normally call Authorize. With AuthorizationResponseIss the
+//	                  callback carries iss (RFC 9207), as do AuthorizeError's.
+//	/par              RFC 9126 pushed authorization requests (PARURL, EndpointPAR): POST form with
+//	                  the token endpoint's client authentication and checks, and the
+//	                  authorization parameters (client_id optional), checked as Authorize does
+//	                  (else 400 invalid_request; a request_uri among them too). 201
+//	                  {"request_uri":"urn:ietf:params:oauth:request_uri:<random>",
+//	                  "expires_in":60} with Cache-Control: no-store; the authorization request
+//	                  then carries only client_id and that request_uri, which works once (see
+//	                  LastPushedAuthorizationRequest, ExpirePushedRequests).
 //	/token            POST form. Client authentication is exactly ClientAuth: client_secret_basic
-//	                  is HTTP Basic with the form-url-encoded id and secret, and no client_secret in
-//	                  the body (a client_id in the body must match); client_secret_post is
-//	                  client_id and client_secret in the body and no Authorization header. A bad
-//	                  client gets 401 {"error":"invalid_client"}. A parameter given twice or a
-//	                  body that is not form-urlencoded gets 400 invalid_request.
+//	                  is HTTP Basic with the form-url-encoded id and secret, and no client_secret
+//	                  or client_assertion in the body (a client_id in the body must match);
+//	                  client_secret_post is client_id and client_secret in the body and no
+//	                  Authorization header; private_key_jwt (RFC 7523 §2.2, OpenID Connect Core
+//	                  §9) is client_assertion_type
+//	                  urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a
+//	                  client_assertion, with no Authorization header and no client_secret (a
+//	                  client_id must match): a JWS with alg RS256, PS256, ES256 or ES384 that
+//	                  verifies with a registered key (ClientPublicKeys, SetClientKeys; the kid is
+//	                  optional), iss = sub = ClientID, aud (a string, or an array containing
+//	                  one) = the URL of the endpoint called or the issuer, a numeric exp in the
+//	                  future and at most 5 minutes ahead, iat and nbf (if any) not in the future,
+//	                  and a jti never seen before by any endpoint (see LastClientAssertion). A
+//	                  bad client gets 401 {"error":"invalid_client","error_description":<why>}
+//	                  (LastClientAuthError). A parameter given twice or a body that is not
+//	                  form-urlencoded gets 400 invalid_request.
 //	                  grant_type=authorization_code needs a code from Authorize (each code works
 //	                  once: any attempt with it by an authenticated client uses it up), the same
 //	                  redirect_uri and a code_verifier whose S256 matches the code_challenge;
@@ -155,7 +212,10 @@ type Fault struct {
 //	                  an optional token_type_hint; records the request (Revocations) and revokes
 //	                  that token alone, a refresh token or an access token alike; 200 with an
 //	                  empty body, for an unknown token too.
-//	/introspect       Curity-style introspection for phantomToken (see EndpointIntrospection).
+//	/introspect       Curity-style introspection for phantomToken (see EndpointIntrospection),
+//	                  or plain RFC 7662 JSON with IntrospectionJSON; client authentication as
+//	                  IntrospectionClientAuth says (the same rules as /token, for the client
+//	                  IntrospectionClientID, aud IntrospectionURL() or the issuer).
 //
 // ID tokens carry iss (Issuer()), sub (DemoUserSub), aud (ClientID, as a string), exp (now+300),
 // iat (now), auth_time (the time of Authorize), nonce (from the authorization request; absent in
@@ -194,7 +254,25 @@ type Provider struct {
 	lastEndSession  url.Values
 	serverTime      time.Duration
 	introspections  map[string]int // access token -> introspection calls
+	client          *clientAuth    // the OAuth client (ClientAuth)
+	introspector    *clientAuth    // the introspection client (IntrospectionClientAuth)
+	pushed          map[string]*pushedRequest
+	lastPAR         url.Values
+	lastPARHeader   http.Header
+	nextIss         *string // SetNextAuthorizationResponseIss
 }
+
+// pushedRequest is an authorization request pushed to the PAR endpoint.
+type pushedRequest struct {
+	params url.Values
+	expiry time.Time
+}
+
+// PARLifetime is the expires_in of the PAR endpoint's request_uri values.
+const PARLifetime = 60 * time.Second
+
+// PARRequestURIPrefix starts every request_uri of the PAR endpoint (RFC 9126 §2.2).
+const PARRequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 
 // signingKey is one of the provider's key pairs.
 type signingKey struct {
@@ -269,8 +347,13 @@ func NewProvider(t interface{ Cleanup(func()) }, opts ProviderOptions) *Provider
 	if _, ok := algorithms[opts.Alg]; !ok {
 		panic("fakeas: unsupported Alg " + opts.Alg)
 	}
-	if opts.ClientAuth != "client_secret_basic" && opts.ClientAuth != "client_secret_post" {
-		panic("fakeas: unsupported ClientAuth " + opts.ClientAuth)
+	if opts.IntrospectionClientAuth == "" {
+		opts.IntrospectionClientAuth = ClientSecretBasic
+	}
+	for _, m := range []string{opts.ClientAuth, opts.IntrospectionClientAuth} {
+		if m != ClientSecretBasic && m != ClientSecretPost && m != PrivateKeyJWT {
+			panic("fakeas: unsupported client authentication " + m)
+		}
 	}
 	p := &Provider{
 		opts:           opts,
@@ -281,6 +364,9 @@ func NewProvider(t interface{ Cleanup(func()) }, opts ProviderOptions) *Provider
 		refreshTokens:  map[string]*session{},
 		usedRefresh:    map[string]*session{},
 		introspections: map[string]int{},
+		client:         newClientAuth(opts.ClientAuth, opts.ClientID, opts.ClientSecret, keysWithoutIDs(opts.ClientPublicKeys)),
+		introspector:   newClientAuth(opts.IntrospectionClientAuth, IntrospectionClientID, IntrospectionClientSecret, keysWithoutIDs(opts.IntrospectionClientPublicKeys)),
+		pushed:         map[string]*pushedRequest{},
 		sizes:          TokenSizes{AccessToken: opts.PadTokens, RefreshToken: opts.PadTokens, IDToken: opts.PadTokens},
 	}
 	p.keys = []*signingKey{p.newKey("key")}
@@ -318,6 +404,10 @@ func (p *Provider) EndSessionURL() string { return p.Issuer() + "/session/end" }
 // discovery lists it as revocation_endpoint only with ProviderOptions.Revocation.
 func (p *Provider) RevocationURL() string { return p.Issuer() + "/revoke" }
 
+// PARURL is the pushed authorization request endpoint (RFC 9126), Issuer() + "/par". Discovery
+// always lists it as pushed_authorization_request_endpoint.
+func (p *Provider) PARURL() string { return p.Issuer() + "/par" }
+
 // Options returns the options with their defaults filled in.
 func (p *Provider) Options() ProviderOptions { return p.opts }
 
@@ -334,7 +424,8 @@ func (p *Provider) newKey(prefix string) *signingKey {
 // ---- Controls ----
 
 // Fail makes the named endpoint (Endpoint* constants: "discovery", "jwks", "authorize", "token",
-// "refresh", "userinfo", "end_session", "introspection", "revoke") answer with f until Heal.
+// "refresh", "userinfo", "end_session", "introspection", "revoke", "par") answer with f until
+// Heal.
 // "token" is the token endpoint for the authorization_code grant, "refresh" for the
 // refresh_token grant. It panics on an unknown name.
 func (p *Provider) Fail(endpoint string, f Fault) {
@@ -495,7 +586,8 @@ func (p *Provider) RevokeRefreshTokens() {
 }
 
 // LastAuthorizationRequest returns the query of the last authorization request given to Authorize,
-// AuthorizeError or GET /authorize (valid or not), or nil.
+// AuthorizeError or GET /authorize (valid or not), or nil. With PAR that is client_id and
+// request_uri: LastPushedAuthorizationRequest has the pushed parameters.
 func (p *Provider) LastAuthorizationRequest() url.Values {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -524,6 +616,61 @@ func (p *Provider) LastTokenResponse() map[string]interface{} {
 	return resp
 }
 
+// SetClientKeys replaces the client's registered private_key_jwt keys (ProviderOptions.
+// ClientPublicKeys at start), for key rotation or kid tests. The jti values already seen stay
+// refused.
+func (p *Provider) SetClientKeys(keys ...ClientKey) {
+	p.client.setKeys(keys)
+}
+
+// LastClientAssertion returns the JWS header and claims of the last private_key_jwt client
+// assertion that the token, revocation or PAR endpoint received and could decode, accepted or
+// not (nils before the first). Numbers are float64.
+func (p *Provider) LastClientAssertion() (header, claims map[string]interface{}) {
+	return p.client.lastAssertion()
+}
+
+// LastClientAuthError returns why the last client authentication at the token, revocation or
+// PAR endpoint failed ("" when it succeeded, or before the first): the error_description of the
+// 401 invalid_client answer, for a test to say why a client was refused.
+func (p *Provider) LastClientAuthError() string {
+	return p.client.lastError()
+}
+
+// LastIntrospectionClientAssertion is LastClientAssertion for /introspect (with
+// IntrospectionClientAuth "private_key_jwt").
+func (p *Provider) LastIntrospectionClientAssertion() (header, claims map[string]interface{}) {
+	return p.introspector.lastAssertion()
+}
+
+// LastPushedAuthorizationRequest returns the decoded form and the headers of the last PAR
+// endpoint request (faulted or rejected ones included), or nils.
+func (p *Provider) LastPushedAuthorizationRequest() (form url.Values, header http.Header) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneValues(p.lastPAR), p.lastPARHeader.Clone()
+}
+
+// ExpirePushedRequests makes every request_uri issued so far by the PAR endpoint expired: an
+// authorization request with one is refused.
+func (p *Provider) ExpirePushedRequests() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pr := range p.pushed {
+		pr.expiry = time.Now().Add(-time.Second)
+	}
+}
+
+// SetNextAuthorizationResponseIss makes the next authorization response (of Authorize,
+// AuthorizeError or GET /authorize; a refused request does not count) carry iss instead of what
+// AuthorizationResponseIss says: another issuer for a mix-up attack (RFC 9207), or "" for a
+// response without iss. Later responses are normal again.
+func (p *Provider) SetNextAuthorizationResponseIss(iss string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextIss = &iss
+}
+
 // LastEndSession returns the query (or POST form) of the last /session/end request, or nil.
 func (p *Provider) LastEndSession() url.Values {
 	p.mu.Lock()
@@ -538,10 +685,18 @@ func (p *Provider) LastEndSession() url.Values {
 // parameter appears twice, client_id, redirect_uri (exactly), response_type=code, a scope
 // including openid, code_challenge_method=S256 with a well-formed code_challenge, and that state
 // and nonce are present; it then records them against a new one-time code and returns
-// redirect_uri with code and state appended to its query.
+// redirect_uri with code and state (and iss, see AuthorizationResponseIss) appended to its query.
+//
+// A request with a request_uri (RFC 9126 §4) must carry client_id and request_uri and nothing
+// else; the request_uri must come from the PAR endpoint, unused (each works once, whatever the
+// outcome) and unexpired; the pushed parameters are then used (they were checked when pushed).
+// With RequirePAR a request without request_uri is refused.
 func (p *Provider) Authorize(authorizationRequestURL string) (callbackURL string, err error) {
 	q, err := p.parseAuthorizationRequest(authorizationRequestURL)
 	if err != nil {
+		return "", err
+	}
+	if q, err = p.resolveAuthorizationRequest(q, p.opts.RequirePAR); err != nil {
 		return "", err
 	}
 	return p.authorize(q)
@@ -549,14 +704,18 @@ func (p *Provider) Authorize(authorizationRequestURL string) (callbackURL string
 
 // AuthorizeError plays an authorization server that refuses the request: after checking
 // client_id and redirect_uri (an authorization server redirects errors only to a valid client's
-// redirect_uri) it returns redirect_uri with error=errCode, error_description (if not empty) and
-// state (if the request had one) appended to its query.
+// redirect_uri) it returns redirect_uri with error=errCode, error_description (if not empty),
+// state (if the request had one) and iss (see AuthorizationResponseIss) appended to its query.
+// A request_uri is resolved as Authorize does (and used up); RequirePAR is not enforced.
 func (p *Provider) AuthorizeError(authorizationRequestURL, errCode, description string) (callbackURL string, err error) {
 	if errCode == "" {
 		return "", errors.New("fakeas: AuthorizeError needs an error code")
 	}
 	q, err := p.parseAuthorizationRequest(authorizationRequestURL)
 	if err != nil {
+		return "", err
+	}
+	if q, err = p.resolveAuthorizationRequest(q, false); err != nil {
 		return "", err
 	}
 	if err := p.checkClient(q); err != nil {
@@ -569,6 +728,7 @@ func (p *Provider) AuthorizeError(authorizationRequestURL, errCode, description 
 	if state := q.Get("state"); state != "" {
 		resp.Set("state", state)
 	}
+	p.addResponseIss(resp)
 	return appendQuery(p.opts.RedirectURI, resp)
 }
 
@@ -587,6 +747,40 @@ func (p *Provider) parseAuthorizationRequest(rawURL string) (url.Values, error) 
 	return q, nil
 }
 
+// resolveAuthorizationRequest replaces a request by reference (client_id and request_uri) with
+// the pushed parameters, using the request_uri up. A request by value passes unless requirePAR.
+func (p *Provider) resolveAuthorizationRequest(q url.Values, requirePAR bool) (url.Values, error) {
+	if _, ok := q["request_uri"]; !ok {
+		if requirePAR {
+			return nil, errors.New("fakeas: the provider requires pushed authorization requests (RequirePAR): no request_uri")
+		}
+		return q, nil
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return nil, fmt.Errorf("fakeas: authorization request has %d %s parameters", len(v), k)
+		}
+		if k != "client_id" && k != "request_uri" {
+			return nil, fmt.Errorf("fakeas: authorization request with a request_uri has another parameter, %s", k)
+		}
+	}
+	if got := q.Get("client_id"); got != p.opts.ClientID {
+		return nil, fmt.Errorf("fakeas: client_id %q, want %q", got, p.opts.ClientID)
+	}
+	uri := q.Get("request_uri")
+	p.mu.Lock()
+	pr := p.pushed[uri]
+	delete(p.pushed, uri)
+	p.mu.Unlock()
+	switch {
+	case pr == nil:
+		return nil, fmt.Errorf("fakeas: request_uri %q unknown or used", uri)
+	case !time.Now().Before(pr.expiry):
+		return nil, fmt.Errorf("fakeas: request_uri %q expired", uri)
+	}
+	return cloneValues(pr.params), nil
+}
+
 func (p *Provider) checkClient(q url.Values) error {
 	for k, v := range q {
 		if len(v) > 1 {
@@ -602,41 +796,66 @@ func (p *Provider) checkClient(q url.Values) error {
 	return nil
 }
 
-func (p *Provider) authorize(q url.Values) (string, error) {
+// checkAuthorizationRequest checks the parameters of an authorization request by value (or of
+// a pushed one).
+func (p *Provider) checkAuthorizationRequest(q url.Values) error {
 	if err := p.checkClient(q); err != nil {
-		return "", err
+		return err
 	}
 	if got := q.Get("response_type"); got != "code" {
-		return "", fmt.Errorf("fakeas: response_type %q, want code", got)
+		return fmt.Errorf("fakeas: response_type %q, want code", got)
 	}
 	if !hasScope(q.Get("scope"), "openid") {
-		return "", fmt.Errorf("fakeas: scope %q lacks openid", q.Get("scope"))
+		return fmt.Errorf("fakeas: scope %q lacks openid", q.Get("scope"))
 	}
 	if got := q.Get("code_challenge_method"); got != "S256" {
-		return "", fmt.Errorf("fakeas: code_challenge_method %q, want S256", got)
+		return fmt.Errorf("fakeas: code_challenge_method %q, want S256", got)
 	}
 	challenge := q.Get("code_challenge")
 	if b, err := base64.RawURLEncoding.DecodeString(challenge); err != nil || len(b) != sha256.Size {
-		return "", fmt.Errorf("fakeas: code_challenge %q is not a base64url SHA-256", challenge)
+		return fmt.Errorf("fakeas: code_challenge %q is not a base64url SHA-256", challenge)
 	}
-	state, nonce := q.Get("state"), q.Get("nonce")
-	if state == "" {
-		return "", errors.New("fakeas: no state")
+	if q.Get("state") == "" {
+		return errors.New("fakeas: no state")
 	}
-	if nonce == "" {
-		return "", errors.New("fakeas: no nonce")
+	if q.Get("nonce") == "" {
+		return errors.New("fakeas: no nonce")
+	}
+	return nil
+}
+
+func (p *Provider) authorize(q url.Values) (string, error) {
+	if err := p.checkAuthorizationRequest(q); err != nil {
+		return "", err
 	}
 	code := randomString(32)
 	a := &authorization{
 		redirectURI: q.Get("redirect_uri"),
-		challenge:   challenge,
-		nonce:       nonce,
+		challenge:   q.Get("code_challenge"),
+		nonce:       q.Get("nonce"),
 		session:     &session{sid: randomString(16), scope: q.Get("scope"), authTime: time.Now().Unix()},
 	}
 	p.mu.Lock()
 	p.codes[code] = a
 	p.mu.Unlock()
-	return appendQuery(a.redirectURI, url.Values{"code": {code}, "state": {state}})
+	resp := url.Values{"code": {code}, "state": {q.Get("state")}}
+	p.addResponseIss(resp)
+	return appendQuery(a.redirectURI, resp)
+}
+
+// addResponseIss adds the RFC 9207 iss to an authorization response, as
+// AuthorizationResponseIss and SetNextAuthorizationResponseIss say.
+func (p *Provider) addResponseIss(resp url.Values) {
+	p.mu.Lock()
+	next := p.nextIss
+	p.nextIss = nil
+	p.mu.Unlock()
+	switch {
+	case next != nil && *next != "":
+		resp.Set("iss", *next)
+	case next == nil && p.opts.AuthorizationResponseIss:
+		resp.Set("iss", p.Issuer())
+	}
 }
 
 // appendQuery adds params to the query of rawURL, keeping the query it has.
@@ -679,6 +898,8 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		p.endpoint(EndpointIntrospection, w, r, p.serveIntrospection)
 	case "/revoke":
 		p.endpoint(EndpointRevocation, w, r, p.serveRevocation)
+	case "/par":
+		p.servePAR(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -776,11 +997,24 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{p.opts.Alg},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{p.opts.ClientAuth},
+		"pushed_authorization_request_endpoint": p.PARURL(),
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "given_name", "family_name", "preferred_username"},
+	}
+	if p.opts.ClientAuth == PrivateKeyJWT {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgs
 	}
 	if p.opts.Revocation {
 		doc["revocation_endpoint"] = p.RevocationURL()
 		doc["revocation_endpoint_auth_methods_supported"] = []string{p.opts.ClientAuth}
+		if p.opts.ClientAuth == PrivateKeyJWT {
+			doc["revocation_endpoint_auth_signing_alg_values_supported"] = ClientAssertionAlgs
+		}
+	}
+	if p.opts.RequirePAR {
+		doc["require_pushed_authorization_requests"] = true
+	}
+	if p.opts.AuthorizationResponseIss {
+		doc["authorization_response_iss_parameter_supported"] = true
 	}
 	if tamper != nil {
 		tamper(doc)
@@ -815,6 +1049,9 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := p.parseAuthorizationRequest(r.URL.String())
 	if err == nil {
+		q, err = p.resolveAuthorizationRequest(q, p.opts.RequirePAR)
+	}
+	if err == nil {
 		var callback string
 		if callback, err = p.authorize(q); err == nil {
 			http.Redirect(w, r, callback, http.StatusFound)
@@ -847,7 +1084,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !p.formAndClientOK(w, r, formErr, form) {
+	if !p.formAndClientOK(w, r, formErr, form, p.TokenURL()) {
 		return
 	}
 
@@ -910,10 +1147,11 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// formAndClientOK checks a back-channel POST as the token and revocation endpoints do: a
+// formAndClientOK checks a back-channel POST as the token, revocation and PAR endpoints do: a
 // form-urlencoded body with no parameter twice (else 400 invalid_request), then the client
-// authentication (else 401 invalid_client). It answers and returns false when one fails.
-func (p *Provider) formAndClientOK(w http.ResponseWriter, r *http.Request, formErr error, form url.Values) bool {
+// authentication (else 401 invalid_client), where a client assertion's aud must be endpointURL
+// or the issuer. It answers and returns false when one fails.
+func (p *Provider) formAndClientOK(w http.ResponseWriter, r *http.Request, formErr error, form url.Values, endpointURL string) bool {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if formErr != nil || mediaType != "application/x-www-form-urlencoded" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
@@ -925,38 +1163,74 @@ func (p *Provider) formAndClientOK(w http.ResponseWriter, r *http.Request, formE
 			return false
 		}
 	}
-	if !p.clientAuthenticated(r, form) {
-		if r.Header.Get("Authorization") != "" || p.opts.ClientAuth == "client_secret_basic" {
+	if err := p.client.authenticate(r, form, p.audiences(endpointURL)...); err != nil {
+		if r.Header.Get("Authorization") != "" || p.opts.ClientAuth == ClientSecretBasic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="fakeas"`)
 		}
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: "+err.Error())
 		return false
 	}
 	return true
 }
 
-// clientAuthenticated checks the client credentials with the configured method only.
-func (p *Provider) clientAuthenticated(r *http.Request, form url.Values) bool {
-	if p.opts.ClientAuth == "client_secret_post" {
-		return r.Header.Get("Authorization") == "" &&
-			form.Get("client_id") == p.opts.ClientID && form.Get("client_secret") == p.opts.ClientSecret
+// audiences are the aud values accepted in a client assertion sent to endpointURL: that URL and
+// the issuer (also the one SetDiscoveryIssuer advertises).
+func (p *Provider) audiences(endpointURL string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	auds := []string{endpointURL, p.Issuer()}
+	if p.discoveryIssuer != "" {
+		auds = append(auds, p.discoveryIssuer)
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		return false
+	return auds
+}
+
+// servePAR is RFC 9126: the token endpoint's form and client authentication checks, then the
+// authorization parameters (those of the form other than the client authentication's) are
+// checked as Authorize does (client_id may be left out: it is the authenticated client's) and
+// stored against a new request_uri: 201 {"request_uri","expires_in":60}. A bad request is 400
+// invalid_request, a request_uri in it too.
+func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.calls[EndpointPAR]++
+	p.mu.Unlock()
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, "POST")
+		return
 	}
-	id, errID := url.QueryUnescape(id)
-	secret, errSecret := url.QueryUnescape(secret)
-	if errID != nil || errSecret != nil || id != p.opts.ClientID || secret != p.opts.ClientSecret {
-		return false
+	formErr := r.ParseForm()
+	form := r.PostForm
+	p.mu.Lock()
+	p.lastPAR = cloneValues(form)
+	p.lastPARHeader = r.Header.Clone()
+	p.mu.Unlock()
+	if p.applyFault(EndpointPAR, w, r) {
+		return
 	}
-	if _, ok := form["client_secret"]; ok {
-		return false // two authentication methods
+	if !p.formAndClientOK(w, r, formErr, form, p.PARURL()) {
+		return
 	}
-	if cid, ok := form["client_id"]; ok && cid[0] != p.opts.ClientID {
-		return false
+	if _, ok := form["request_uri"]; ok {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "request_uri is not allowed in a pushed authorization request")
+		return
 	}
-	return true
+	params := cloneValues(form)
+	for _, k := range []string{"client_secret", "client_assertion", "client_assertion_type"} {
+		delete(params, k)
+	}
+	if params.Get("client_id") == "" {
+		params.Set("client_id", p.opts.ClientID)
+	}
+	if err := p.checkAuthorizationRequest(params); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), "fakeas: "))
+		return
+	}
+	uri := PARRequestURIPrefix + randomString(24)
+	p.mu.Lock()
+	p.pushed[uri] = &pushedRequest{params: params, expiry: time.Now().Add(PARLifetime)}
+	p.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]interface{}{"request_uri": uri, "expires_in": int(PARLifetime / time.Second)})
 }
 
 // pkceMatches checks an RFC 7636 verifier against an S256 challenge.
@@ -1163,7 +1437,7 @@ func (p *Provider) serveRevocation(w http.ResponseWriter, r *http.Request) {
 	}
 	formErr := r.ParseForm()
 	form := r.PostForm
-	if !p.formAndClientOK(w, r, formErr, form) {
+	if !p.formAndClientOK(w, r, formErr, form, p.RevocationURL()) {
 		return
 	}
 	token := form.Get("token")
@@ -1322,27 +1596,7 @@ func ecdsaRawSignature(der []byte, size int) ([]byte, error) {
 
 // publicJWK is the JWK of a key's public half.
 func publicJWK(k *signingKey) (map[string]interface{}, error) {
-	jwk := map[string]interface{}{"kid": k.kid, "alg": k.alg, "use": "sig"}
-	switch pub := k.signer.Public().(type) {
-	case *rsa.PublicKey:
-		jwk["kty"] = "RSA"
-		jwk["n"] = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
-		jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
-	case *ecdsa.PublicKey:
-		ecdhKey, err := pub.ECDH()
-		if err != nil {
-			return nil, err
-		}
-		point := ecdhKey.Bytes() // 0x04 || X || Y
-		size := (len(point) - 1) / 2
-		jwk["kty"] = "EC"
-		jwk["crv"] = pub.Curve.Params().Name
-		jwk["x"] = base64.RawURLEncoding.EncodeToString(point[1 : 1+size])
-		jwk["y"] = base64.RawURLEncoding.EncodeToString(point[1+size:])
-	default:
-		return nil, fmt.Errorf("fakeas: unsupported key type %T", pub)
-	}
-	return jwk, nil
+	return JWK(k.signer.Public(), k.kid, k.alg)
 }
 
 // ---- Helpers ----
@@ -1401,12 +1655,15 @@ func cloneValues(v url.Values) url.Values {
 func (p *Provider) IntrospectionURL() string { return p.Issuer() + "/introspect" }
 
 func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
-	id, secret, ok := r.BasicAuth()
-	if r.Method != http.MethodPost || !ok || id != IntrospectionClientID || secret != IntrospectionClientSecret {
+	_ = r.ParseForm()
+	if r.Method != http.MethodPost {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "introspection needs the introspection client")
 		return
 	}
-	_ = r.ParseForm()
+	if err := p.introspector.authenticate(r, r.PostForm, p.IntrospectionURL(), p.Issuer()); err != nil {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "introspection needs the introspection client: "+err.Error())
+		return
+	}
 	token := r.PostForm.Get("token")
 	p.mu.Lock()
 	a, active := p.accessTokens[token]
@@ -1414,14 +1671,26 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	key := p.keys[0]
 	p.introspections[token]++
 	p.mu.Unlock()
-	if !active || !time.Now().Before(expiry) {
+	active = active && time.Now().Before(expiry)
+	claims := map[string]interface{}{
+		"sub": DemoUserSub, "scope": "openid profile read", "client_id": p.opts.ClientID, "iss": p.Issuer(),
+		"aud": "api.example.com", "iat": time.Now().Unix(), "exp": expiry.Unix(),
+	}
+	if p.opts.IntrospectionJSON {
+		if !active {
+			writeJSON(w, http.StatusOK, map[string]interface{}{"active": false})
+			return
+		}
+		claims["active"] = true
+		claims["token_type"] = "Bearer"
+		writeJSON(w, http.StatusOK, claims)
+		return
+	}
+	if !active {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	jwt, err := SignJWT(key.alg, key.signer, key.kid, map[string]interface{}{
-		"sub": DemoUserSub, "scope": "openid profile read", "client_id": p.opts.ClientID, "iss": p.Issuer(),
-		"aud": "api.example.com", "iat": time.Now().Unix(), "exp": expiry.Unix(),
-	})
+	jwt, err := SignJWT(key.alg, key.signer, key.kid, claims)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

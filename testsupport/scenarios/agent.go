@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"crypto"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -705,6 +706,49 @@ var agentScenarios = []agentScenario{
 		expect(t, "no iss where the server always sends it", strict.endLogin(callback), http.StatusBadRequest, "invalid_request")
 		callback, _ = strict.p.Authorize(strict.startLogin(""))
 		expect(t, "iss where the server always sends it", strict.endLogin(withIss(callback, strict.p.Issuer())), http.StatusOK, "")
+	}},
+	// Contract §6.6: private_key_jwt for the token, refresh and revocation calls, with RSA and EC
+	// keys, a new assertion per call (iss = sub = client_id, aud = the endpoint, or the issuer
+	// with clientAssertionAudience: issuer), and no secret sent.
+	{"private_key_jwt authenticates every back-channel call", func(t *testing.T, build requestcases.Builder) {
+		for _, tc := range []struct {
+			kind, format, alg, audience string
+		}{
+			{fakeas.KeyRSA2048, fakeas.PEMPKCS8, "", ""},
+			{fakeas.KeyRSA2048, fakeas.PEMPKCS1, "PS256", "issuer"},
+			{fakeas.KeyP256, fakeas.PEMSEC1, "", ""},
+			{fakeas.KeyP384, fakeas.PEMPKCS8, "", "issuer"},
+		} {
+			key := fakeas.NewKey(tc.kind)
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{Revocation: true, ClientAuth: "private_key_jwt", ClientPublicKeys: []crypto.PublicKey{key.Public()}},
+				map[string]interface{}{"clientAuthMethod": "private_key_jwt", "clientSecret": nil, "clientKeyId": "key-1",
+					"clientPrivateKeyFile": fakeas.WritePEM(t, key, tc.format), "clientAssertionAlg": tc.alg, "clientAssertionAudience": tc.audience})
+			what := tc.kind + " " + tc.format + " " + tc.alg + " " + tc.audience
+			csrf := f.login()
+			header, claims := f.p.LastClientAssertion()
+			wantAlg, wantAud := tc.alg, f.p.TokenURL()
+			if wantAlg == "" {
+				wantAlg = fakeas.DefaultAlg(key.Public())
+			}
+			if tc.audience == "issuer" {
+				wantAud = f.p.Issuer()
+			}
+			if header["alg"] != wantAlg || header["kid"] != "key-1" || claims["iss"] != "spa-client" || claims["sub"] != "spa-client" || claims["aud"] != wantAud {
+				t.Fatalf("%s: assertion header %v, claims %v", what, header, claims)
+			}
+			first := claims["jti"]
+			expect(t, what+": refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+			if _, claims := f.p.LastClientAssertion(); claims["jti"] == first {
+				t.Fatalf("%s: the refresh reused the login's assertion", what)
+			}
+			expect(t, what+": logout", f.post("/logout", "", f.csrfHeader(csrf)), http.StatusOK, "")
+			if revocations := f.p.Revocations(); len(revocations) != 2 {
+				t.Fatalf("%s: %d revocations accepted, want 2", what, len(revocations))
+			}
+			if form, _ := f.p.LastTokenRequest(); form.Get("client_secret") != "" {
+				t.Fatalf("%s: a client secret was sent", what)
+			}
+		}
 	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)

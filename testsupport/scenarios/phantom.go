@@ -22,7 +22,11 @@ func phantomConfig(f *fakeas.Introspector, extra map[string]interface{}) map[str
 		"timeoutSeconds":        "2",
 	}
 	for k, v := range extra {
-		cfg[k] = v
+		if v == nil {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
 	}
 	return cfg
 }
@@ -174,6 +178,30 @@ func PhantomInactiveCache(t *testing.T, build requestcases.Builder) {
 	}
 }
 
+// PhantomPrivateKeyJWT (contract §6.6): introspection authenticated with private_key_jwt, a new
+// assertion per call with aud = the introspection endpoint's URL, and no secret sent.
+func PhantomPrivateKeyJWT(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	key := fakeas.NewKey(fakeas.KeyP256)
+	f.SetClientAuth(fakeas.PrivateKeyJWT, fakeas.ClientKey{Public: key.Public()})
+	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{
+		"clientSecret": nil, "clientAuthMethod": "private_key_jwt", "clientPrivateKeyFile": fakeas.WritePEM(t, key, fakeas.PEMSEC1),
+	}))
+	if rec := callWithToken(h, "active-pkj-1"); rec.Code != http.StatusOK {
+		t.Fatalf("status %d (%s)", rec.Code, f.LastClientAuthError())
+	}
+	_, first := f.LastClientAssertion()
+	if first["aud"] != f.URL() || first["iss"] != fakeas.IntrospectionClientID {
+		t.Fatalf("assertion claims %v", first)
+	}
+	if rec := callWithToken(h, "active-pkj-2"); rec.Code != http.StatusOK {
+		t.Fatalf("second call: status %d (%s)", rec.Code, f.LastClientAuthError())
+	}
+	if _, second := f.LastClientAssertion(); second["jti"] == first["jti"] {
+		t.Fatal("the second call reused the first call's assertion")
+	}
+}
+
 // PhantomScopeOnCachedEntry: the scope check runs on cache hits, so a cached token never skips it.
 func PhantomScopeOnCachedEntry(t *testing.T, build requestcases.Builder) {
 	f := fakeas.NewIntrospector(t)
@@ -222,6 +250,7 @@ func PhantomAll(t *testing.T, build requestcases.Builder) {
 	t.Run("cache hits", func(t *testing.T) { PhantomCacheHits(t, build) })
 	t.Run("200 concurrent first requests make one call", func(t *testing.T) { PhantomConcurrentFirstRequests(t, build, 200) })
 	t.Run("a failed call is shared and not cached", func(t *testing.T) { PhantomSharedError(t, build) })
+	t.Run("private_key_jwt", func(t *testing.T) { PhantomPrivateKeyJWT(t, build) })
 	t.Run("inactive answers are remembered apart", func(t *testing.T) { PhantomInactiveCache(t, build) })
 	t.Run("scope checked on cached entries", func(t *testing.T) { PhantomScopeOnCachedEntry(t, build) })
 	t.Run("cache disabled", func(t *testing.T) { PhantomCacheDisabled(t, build) })
