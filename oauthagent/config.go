@@ -41,6 +41,16 @@ type Config struct {
 	// endpoint is configured, discovery is not fetched: give this one too.
 	RevocationEndpoint string
 
+	// PushedAuthorizationRequestEndpoint overrides the discovered
+	// pushed_authorization_request_endpoint (RFC 9126, back channel).
+	PushedAuthorizationRequestEndpoint string
+
+	// PushedAuthorizationRequests (default auto) is when /login/start pushes the authorization
+	// parameters to that endpoint (PAR, as FAPI 2.0 asks) and gives the browser a URL with only
+	// client_id and request_uri: auto when discovery says
+	// require_pushed_authorization_requests: true, always, or never. A PAR failure is 502.
+	PushedAuthorizationRequests string
+
 	// RevokeOnLogout (default true; it does something only when a revocation endpoint is
 	// configured or discovered) makes /logout revoke the refresh token, then the access token,
 	// with the client's authentication, each call within timeoutSeconds, before it answers. A
@@ -177,27 +187,32 @@ const (
 	defaultPathPrefix     = "/oauth-agent"
 	defaultTimeoutSeconds = 10
 
+	parAuto   = "auto"
+	parAlways = "always"
+	parNever  = "never"
+
 	defaultRefreshReuseSeconds = 10
 	maxRefreshReuseSeconds     = 300
 )
 
 // settings is a configuration that checkConfig accepted, with its defaults applied.
 type settings struct {
-	issuer                string
-	endpoints             endpoints // the configured ones; discovery fills in the others
-	clientID              string
-	clientAuth            *backchannel.ClientAuth
-	redirectURI           string
-	postLogoutRedirectURI string
-	scope                 string
-	pathPrefix            string
-	cookies               cookies.Options
-	origins               map[string]bool
-	cors                  *cors.Policy
-	refreshReuse          time.Duration
-	revokeOnLogout        bool
-	timeout               time.Duration
-	level                 logger.Level
+	issuer                      string
+	endpoints                   endpoints // the configured ones; discovery fills in the others
+	clientID                    string
+	clientAuth                  *backchannel.ClientAuth
+	redirectURI                 string
+	postLogoutRedirectURI       string
+	scope                       string
+	pathPrefix                  string
+	cookies                     cookies.Options
+	origins                     map[string]bool
+	cors                        *cors.Policy
+	refreshReuse                time.Duration
+	revokeOnLogout              bool
+	pushedAuthorizationRequests string
+	timeout                     time.Duration
+	level                       logger.Level
 }
 
 // checkConfig checks every key, reporting all problems at once in a fixed order.
@@ -214,6 +229,7 @@ func checkConfig(cfg *Config) (settings, error) {
 		endSession:    errs.URL("endSessionEndpoint", cfg.EndSessionEndpoint, false),
 		jwks:          errs.URL("jwksUri", cfg.JwksURI, false),
 		revocation:    errs.URL("revocationEndpoint", cfg.RevocationEndpoint, false),
+		par:           errs.URL("pushedAuthorizationRequestEndpoint", cfg.PushedAuthorizationRequestEndpoint, false),
 	}
 	s.clientID = cfg.ClientID
 	audience := ""
@@ -275,6 +291,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	reuseSeconds := errs.Range("refreshReuseSeconds", config.IntOr(cfg.RefreshReuseSeconds, defaultRefreshReuseSeconds), 0, maxRefreshReuseSeconds)
 	s.refreshReuse = time.Duration(reuseSeconds) * time.Second
 	s.revokeOnLogout = config.BoolOr(cfg.RevokeOnLogout, true)
+	s.pushedAuthorizationRequests = errs.OneOf("pushedAuthorizationRequests", cfg.PushedAuthorizationRequests, []string{parAuto, parAlways, parNever})
 	s.timeout = errs.Timeout("timeoutSeconds", cfg.TimeoutSeconds, defaultTimeoutSeconds)
 	s.level = errs.LogLevel(cfg.LogLevel)
 	return s, errs.Err()

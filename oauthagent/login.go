@@ -8,10 +8,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
+	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
@@ -94,6 +96,15 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	for k, v := range extra {
 		q[k] = v
 	}
+	if a.usePAR(e) {
+		// RFC 9126: the parameters go to the server on the back channel, and the browser carries
+		// only a reference to them.
+		requestURI, f := a.pushAuthorizationRequest(e.par, q)
+		if f != nil {
+			return f
+		}
+		q = url.Values{"client_id": {a.clientID}, "request_uri": {requestURI}}
+	}
 	separator := "?"
 	if strings.Contains(e.authorization, "?") {
 		separator = "&"
@@ -110,6 +121,46 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	}
 	writeJSON(w, map[string]string{"authorizationRequestUrl": authorizationURL})
 	return nil
+}
+
+// usePAR reports whether a login pushes its authorization request (pushedAuthorizationRequests):
+// always, never, or (auto) when discovery says the server requires it.
+func (a *Agent) usePAR(e endpoints) bool {
+	switch a.pushedAuthorizationRequests {
+	case parAlways:
+		return true
+	case parNever:
+		return false
+	}
+	return e.requirePAR
+}
+
+// pushAuthorizationRequest posts the authorization parameters to the PAR endpoint with the
+// client's authentication and returns the request_uri it answers with (RFC 9126 §2).
+func (a *Agent) pushAuthorizationRequest(endpoint string, params url.Values) (string, *failure) {
+	if endpoint == "" {
+		return "", serverFailure("PAR: the authorization server has no pushed_authorization_request_endpoint (configure pushedAuthorizationRequestEndpoint, or pushedAuthorizationRequests: never)")
+	}
+	form := url.Values{}
+	for k, v := range params {
+		form[k] = v
+	}
+	resp, err := a.provider.client.Do(backchannel.Request{
+		Method: http.MethodPost, URL: endpoint, Form: form, Accept: "application/json", ClientAuth: a.clientAuth,
+	})
+	if err != nil {
+		return "", serverFailure("PAR: the pushed authorization request endpoint " + err.Error())
+	}
+	if resp.Status != http.StatusCreated && resp.Status != http.StatusOK {
+		return "", serverFailure("PAR: the pushed authorization request endpoint answered " + strconv.Itoa(resp.Status) + " " + oauthErrorCode(resp.Body))
+	}
+	var answer struct {
+		RequestURI string `json:"request_uri"`
+	}
+	if json.Unmarshal(resp.Body, &answer) != nil || answer.RequestURI == "" || len(answer.RequestURI) > 1024 {
+		return "", serverFailure("PAR: the answer has no usable request_uri")
+	}
+	return answer.RequestURI, nil
 }
 
 // pendingLogins reads the -login cookie, keeping the logins that have not expired. A cookie that

@@ -57,6 +57,8 @@ type Agent struct {
 	usedStates            *usedStates
 	refreshes             *refreshes
 	revokeOnLogout        bool
+	// pushedAuthorizationRequests is parAuto, parAlways or parNever.
+	pushedAuthorizationRequests string
 }
 
 // New checks the configuration and builds the agent. It never touches the network.
@@ -68,23 +70,24 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	client := backchannel.NewClient(false, s.timeout)
 	p, keys := sharedProvider(s.issuer, s.endpoints, client)
 	a := &Agent{
-		next:                  config.Next(next),
-		log:                   logger.New("oauthAgent", name, s.level),
-		pathPrefix:            s.pathPrefix,
-		issuer:                s.issuer,
-		clientID:              s.clientID,
-		clientAuth:            s.clientAuth,
-		redirectURI:           s.redirectURI,
-		postLogoutRedirectURI: s.postLogoutRedirectURI,
-		scope:                 s.scope,
-		cookies:               cookies.NewJar(s.cookies),
-		cors:                  s.cors,
-		origins:               s.origins,
-		provider:              p,
-		keys:                  keys,
-		usedStates:            newUsedStates(),
-		refreshes:             newRefreshes(s.refreshReuse),
-		revokeOnLogout:        s.revokeOnLogout,
+		next:                        config.Next(next),
+		log:                         logger.New("oauthAgent", name, s.level),
+		pathPrefix:                  s.pathPrefix,
+		issuer:                      s.issuer,
+		clientID:                    s.clientID,
+		clientAuth:                  s.clientAuth,
+		redirectURI:                 s.redirectURI,
+		postLogoutRedirectURI:       s.postLogoutRedirectURI,
+		scope:                       s.scope,
+		cookies:                     cookies.NewJar(s.cookies),
+		cors:                        s.cors,
+		origins:                     s.origins,
+		provider:                    p,
+		keys:                        keys,
+		usedStates:                  newUsedStates(),
+		refreshes:                   newRefreshes(s.refreshReuse),
+		revokeOnLogout:              s.revokeOnLogout,
+		pushedAuthorizationRequests: s.pushedAuthorizationRequests,
 	}
 	return a, nil
 }
@@ -101,7 +104,7 @@ var (
 // server rather than per instance.
 func sharedProvider(issuer string, configured endpoints, client *backchannel.Client) (*provider, *keySet) {
 	key := strings.Join([]string{issuer, configured.authorization, configured.token, configured.userInfo,
-		configured.endSession, configured.jwks, configured.revocation, client.Timeout().String()}, "|")
+		configured.endSession, configured.jwks, configured.revocation, configured.par, client.Timeout().String()}, "|")
 	providersMu.Lock()
 	defer providersMu.Unlock()
 	p, ok := providers[key]

@@ -17,7 +17,9 @@ import (
 // endpoints are the authorization server's URLs the agent uses, and what its discovery document
 // says about how to use them.
 type endpoints struct {
-	authorization, token, userInfo, endSession, jwks, revocation string
+	authorization, token, userInfo, endSession, jwks, revocation, par string
+	// requirePAR is require_pushed_authorization_requests (RFC 9126 §5).
+	requirePAR bool
 	// issInResponses is authorization_response_iss_parameter_supported (RFC 9207): every
 	// authorization response must then carry iss.
 	issInResponses bool
@@ -82,7 +84,9 @@ func (c endpoints) overriding(d endpoints) endpoints {
 		endSession:     firstOf(c.endSession, d.endSession),
 		jwks:           firstOf(c.jwks, d.jwks),
 		revocation:     firstOf(c.revocation, d.revocation),
+		par:            firstOf(c.par, d.par),
 		issInResponses: d.issInResponses,
+		requirePAR:     d.requirePAR,
 	}
 }
 
@@ -109,6 +113,8 @@ func (p *provider) discover() (*endpoints, error) {
 		JwksURI               string `json:"jwks_uri"`
 		RevocationEndpoint    string `json:"revocation_endpoint"`
 		IssInResponses        bool   `json:"authorization_response_iss_parameter_supported"`
+		PAREndpoint           string `json:"pushed_authorization_request_endpoint"`
+		RequirePAR            bool   `json:"require_pushed_authorization_requests"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, errors.New("discovery: the document is not valid JSON")
@@ -123,7 +129,7 @@ func (p *provider) discover() (*endpoints, error) {
 	}
 	// Checked as configured endpoints are: the authorization and end-session URLs go to the
 	// browser, and a javascript: URL there would run in the SPA's origin.
-	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI, doc.RevocationEndpoint} {
+	for _, endpoint := range []string{doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.UserinfoEndpoint, doc.EndSessionEndpoint, doc.JwksURI, doc.RevocationEndpoint, doc.PAREndpoint} {
 		if endpoint != "" && !config.IsHTTPURL(endpoint) {
 			return nil, errors.New("discovery: the document has an endpoint that is not an http or https URL")
 		}
@@ -136,6 +142,8 @@ func (p *provider) discover() (*endpoints, error) {
 		jwks:           doc.JwksURI,
 		revocation:     doc.RevocationEndpoint,
 		issInResponses: doc.IssInResponses,
+		par:            doc.PAREndpoint,
+		requirePAR:     doc.RequirePAR,
 	}, nil
 }
 

@@ -750,6 +750,45 @@ var agentScenarios = []agentScenario{
 			}
 		}
 	}},
+	// Contract §6.6, RFC 9126: with pushedAuthorizationRequests auto (and the server requiring
+	// PAR) or always, /login/start pushes the parameters with the client's authentication and the
+	// browser's URL carries only client_id and request_uri; the login completes. never sends
+	// them in the URL. A PAR endpoint that fails or answers garbage is 502.
+	{"pushed authorization requests", func(t *testing.T, build requestcases.Builder) {
+		for _, tc := range []struct {
+			name     string
+			required bool
+			setting  interface{}
+			wantPAR  bool
+		}{
+			{"auto, required by the server", true, nil, true},
+			{"auto, not required", false, nil, false},
+			{"always", false, "always", true},
+			{"never, not required", false, "never", false},
+		} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{RequirePAR: tc.required}, map[string]interface{}{"pushedAuthorizationRequests": tc.setting})
+			authURL, _ := url.Parse(f.startLogin(""))
+			q := authURL.Query()
+			if gotPAR := q.Get("request_uri") != ""; gotPAR != tc.wantPAR || (gotPAR && len(q) != 2) {
+				t.Fatalf("%s: authorization request URL %s", tc.name, authURL)
+			}
+			if tc.wantPAR {
+				if form, _ := f.p.LastPushedAuthorizationRequest(); form.Get("code_challenge") == "" || form.Get("state") == "" {
+					t.Fatalf("%s: pushed parameters %v", tc.name, form)
+				}
+			}
+			callback, err := f.p.Authorize(authURL.String())
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			expect(t, tc.name+": login", f.endLogin(callback), http.StatusOK, "")
+		}
+		for _, fault := range []fakeas.Fault{{Status: http.StatusServiceUnavailable}, {Garbage: true}, {Status: http.StatusBadRequest, Body: `{"error":"invalid_request"}`}} {
+			f := newAgentFixture(t, build, fakeas.ProviderOptions{RequirePAR: true}, nil)
+			f.p.Fail(fakeas.EndpointPAR, fault)
+			expect(t, "a failing PAR endpoint", f.post("/login/start", "", nil), http.StatusBadGateway, "authorization_server_error")
+		}
+	}},
 	{"a forged state is refused", func(t *testing.T, build requestcases.Builder) {
 		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
 		callback, _ := f.p.Authorize(f.startLogin(""))
