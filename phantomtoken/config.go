@@ -2,10 +2,12 @@ package phantomtoken
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
+	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
@@ -49,6 +51,45 @@ type Config struct {
 	// ClientAssertionAlg is the assertions' algorithm: RS256 (default for RSA) or PS256, ES256
 	// (P-256), ES384 (P-384).
 	ClientAssertionAlg string
+
+	// SigningKey turns on minted phantom tokens (contract §6.7): a 200 JSON introspection answer
+	// with "active": true and no jwt member (plain RFC 7662, as Ory Hydra and most servers answer)
+	// becomes a JWT signed here with this PEM private key (RSA of 2048 bits or more, EC P-256 or
+	// P-384), header typ at+jwt, whose claims are the answer's members but active, with iss =
+	// mintedIssuer, aud = mintedAudience when set, exp = the answer's exp (now +
+	// tokenCacheSeconds without one) and iat now. Default: none (such an answer is a 502).
+	SigningKey string
+
+	// SigningKeyFile is the path of a PEM file holding SigningKey.
+	SigningKeyFile string
+
+	// SigningAlg is the minted tokens' algorithm: RS256 (default for RSA) or PS256, ES256
+	// (P-256), ES384 (P-384).
+	SigningAlg string
+
+	// SigningKeyID is the minted tokens' kid. Default: the key's RFC 7638 thumbprint.
+	SigningKeyID string
+
+	// PreviousSigningKeys are PEM private keys published in the JWKS but never used to sign, so
+	// that tokens minted before a key rotation stay valid until they expire.
+	PreviousSigningKeys []string
+
+	// PreviousSigningKeysFile is the path of a file with more previous keys, PEM blocks one after
+	// the other.
+	PreviousSigningKeysFile string
+
+	// MintedIssuer (required with signingKey) is the iss of minted tokens: the issuer the API is
+	// configured to trust for them.
+	MintedIssuer string
+
+	// MintedAudience is the aud of minted tokens. Default: the answer's aud is dropped and none
+	// is sent.
+	MintedAudience string
+
+	// JwksPath, when set, is the path at which GET answers the public keys of the minted tokens as
+	// a JWKS ({"keys":[...]}, Cache-Control: max-age=300), before any token check, so that the API
+	// can fetch them through the same router. Needs signingKey.
+	JwksPath string
 
 	// TokenCacheSeconds (default 300) is the longest time an introspection result is cached; a
 	// shorter `Cache-Control: max-age` from the server, or the JWT's expiry, wins. 0 turns the
@@ -126,6 +167,9 @@ type settings struct {
 	timeout            time.Duration
 	maxEntries         int
 	realm              string
+	minter             *minter
+	minted             string // the minting setup, to tell caches apart ("" without minting)
+	jwksPath           string
 	level              logger.Level
 }
 
@@ -159,6 +203,60 @@ func checkConfig(cfg *Config) (settings, error) {
 	if strconv.Quote(s.realm) != `"`+s.realm+`"` {
 		errs.Add("realm", "must be printable text without quotes or backslashes")
 	}
+	minter, minted := checkMinting(errs, cfg)
+	s.minter = minter
+	s.minted = minted
+	s.jwksPath = strings.TrimSpace(cfg.JwksPath)
+	switch {
+	case s.jwksPath != "" && !strings.HasPrefix(s.jwksPath, "/"):
+		errs.Add("jwksPath", "must be a path starting with /, got %q", s.jwksPath)
+	case s.jwksPath != "" && s.minted == "":
+		errs.Add("jwksPath", "needs signingKey: there are no minted tokens whose keys it would serve")
+	}
 	s.level = errs.LogLevel(cfg.LogLevel)
 	return s, errs.Err()
+}
+
+// checkMinting reads the minted phantom token keys; it returns a nil minter when signingKey is
+// not set (and then refuses the keys that need it).
+func checkMinting(errs *config.Errors, cfg *Config) (*minter, string) {
+	key, pemText := errs.SigningKey(config.SigningKeyKeys{Key: "signingKey", Alg: "signingAlg"},
+		cfg.SigningKey, cfg.SigningKeyFile, cfg.SigningAlg, cfg.SigningKeyID, false)
+	issuer := strings.TrimSpace(cfg.MintedIssuer)
+	previousPEMs := errs.PEMList("previousSigningKeys", cfg.PreviousSigningKeys, cfg.PreviousSigningKeysFile)
+	if pemText == "" {
+		if issuer != "" || cfg.MintedAudience != "" || len(previousPEMs) > 0 {
+			errs.Add("signingKey", "is required with mintedIssuer, mintedAudience or previousSigningKeys")
+		}
+		return nil, ""
+	}
+	if key == nil {
+		return nil, ""
+	}
+	errs.Required("mintedIssuer", issuer)
+	if key.Kid == "" {
+		key.Kid = thumbprint(errs, key)
+	}
+	var previous []*jwt.SigningKey
+	for i, text := range previousPEMs {
+		k, err := jwt.ParseSigningKey([]byte(text), "", "")
+		if err != nil {
+			errs.Add("previousSigningKeys", "key %d %s", i+1, err.Error())
+			continue
+		}
+		k.Kid = thumbprint(errs, k)
+		previous = append(previous, k)
+	}
+	m, err := newMinter(key, previous, issuer, strings.TrimSpace(cfg.MintedAudience))
+	if err != nil {
+		errs.AddErr("signingKey", err)
+		return nil, ""
+	}
+	return m, key.Kid + "|" + key.Alg + "|" + issuer + "|" + m.audience
+}
+
+func thumbprint(errs *config.Errors, k *jwt.SigningKey) string {
+	t, err := jwt.Thumbprint(k.Public())
+	errs.AddErr("signingKey", err)
+	return t
 }

@@ -75,10 +75,18 @@ func (m *Middleware) introspect(token string) result {
 			}
 			return result{outcome: failed, problem: "the introspection answer has no boolean active member"}
 		}
-		if answer.JWT == "" {
-			return result{outcome: failed, problem: "the introspection endpoint answered JSON without a jwt member: it is not set up for phantom tokens (answer application/jwt, or include a jwt member)"}
+		switch {
+		case answer.JWT != "":
+			jwtValue = answer.JWT
+		case m.minter != nil:
+			minted, err := m.minter.mint(resp.Body, m.cache.now(), m.cacheTTL)
+			if err != nil {
+				return result{outcome: failed, problem: "minting the phantom token: " + err.Error()}
+			}
+			jwtValue = minted
+		default:
+			return result{outcome: failed, problem: "the introspection endpoint answered JSON without a jwt member: it is not set up for phantom tokens (answer application/jwt, include a jwt member, or configure signingKey to mint the JWT here)"}
 		}
-		jwtValue = answer.JWT
 	default:
 		jwtValue = strings.TrimSpace(string(resp.Body))
 	}

@@ -49,6 +49,7 @@ type Middleware struct {
 	endpoint       string
 	cacheTTL       time.Duration
 	requiredScopes []string
+	minter         *minter // nil unless signingKey is set
 
 	// The WWW-Authenticate values, built once from the realm.
 	challengeNoToken      string
@@ -71,9 +72,14 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		endpoint:              s.endpoint,
 		cacheTTL:              time.Duration(s.cacheSeconds) * time.Second,
 		requiredScopes:        paddedScopes(s.requiredScopes),
+		minter:                s.minter,
 		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", s.realm),
 		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", s.realm),
 		challengeScope:        fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", s.realm),
+	}
+	if s.jwksPath != "" {
+		h := &jwksRouter{path: s.jwksPath, m: m}
+		return h, nil
 	}
 	return m, nil
 }
@@ -99,8 +105,8 @@ var (
 func sharedCache(s settings) *cache {
 	// The key identifies the setup without holding its secret.
 	secretHash := sha256.Sum256([]byte(s.credentials))
-	key := fmt.Sprintf("%s|%s|%x|%d|%d|%d|%d|%s", s.endpoint, s.clientID, secretHash[:8], s.cacheSeconds,
-		s.maxEntries, s.inactiveSeconds, s.maxConcurrent, s.timeout)
+	key := fmt.Sprintf("%s|%s|%x|%d|%d|%d|%d|%s|%s", s.endpoint, s.clientID, secretHash[:8], s.cacheSeconds,
+		s.maxEntries, s.inactiveSeconds, s.maxConcurrent, s.timeout, s.minted)
 	cachesMu.Lock()
 	defer cachesMu.Unlock()
 	c, ok := caches[key]

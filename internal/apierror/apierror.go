@@ -53,6 +53,7 @@ var (
 	PhantomForbidden    = New(http.StatusForbidden, "forbidden", "The token does not contain the required scope")
 	PhantomBadGateway   = New(http.StatusBadGateway, "server_error", "Problem encountered authorizing the HTTP request")
 	PhantomUnavailable  = New(http.StatusServiceUnavailable, "server_error", "Problem encountered authorizing the HTTP request")
+	PhantomJWKSMethod   = New(http.StatusMethodNotAllowed, "method_not_allowed", "The JWKS answers GET and HEAD only")
 )
 
 // InternalError is the answer to a panic caught in a role's ServeHTTP.

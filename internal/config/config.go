@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -369,25 +370,72 @@ func (e *Errors) ClientAuth(c ClientCredentials) (*backchannel.ClientAuth, strin
 	if strings.TrimSpace(c.Secret+c.SecretFile) != "" {
 		e.Add("clientSecret", "is not used with clientAuthMethod: private_key_jwt: remove it")
 	}
-	alg := strings.TrimSpace(c.AssertionAlg)
-	if alg != "" && !contains(jwt.SigningAlgorithms, alg) {
-		e.Add("clientAssertionAlg", "must be one of %s, got %q", strings.Join(jwt.SigningAlgorithms, ", "), alg)
-		alg = ""
-	}
-	pemText := e.Secret("clientPrivateKey", c.PrivateKey, c.PrivateKeyFile, true)
-	if pemText == "" {
-		return nil, ""
-	}
-	key, err := jwt.ParseSigningKey([]byte(pemText), alg, strings.TrimSpace(c.KeyID))
-	if err != nil {
-		keyName := "clientPrivateKey"
-		if strings.TrimSpace(c.PrivateKeyFile) != "" {
-			keyName = "clientPrivateKeyFile"
-		}
-		e.Add(keyName, "%s", err.Error())
+	key, pemText := e.SigningKey(SigningKeyKeys{Key: "clientPrivateKey", Alg: "clientAssertionAlg"},
+		c.PrivateKey, c.PrivateKeyFile, c.AssertionAlg, c.KeyID, true)
+	if key == nil {
 		return nil, ""
 	}
 	return backchannel.NewPrivateKeyAuth(c.ClientID, key, c.AssertionAudience), pemText
+}
+
+// SigningKeyKeys name the keys of a signing key setting: Key (and Key+"File") for the PEM, Alg
+// for its algorithm.
+type SigningKeyKeys struct{ Key, Alg string }
+
+// SigningKey reads a PEM private key given inline or as a file, for signing with alg ("" for
+// the key's default) under kid, and returns it with its PEM text; nil when it is not given (a
+// problem if required) or unusable. Errors name the key and never hold the key.
+func (e *Errors) SigningKey(keys SigningKeyKeys, inline, file, alg, kid string, required bool) (*jwt.SigningKey, string) {
+	alg = strings.TrimSpace(alg)
+	if alg != "" && !contains(jwt.SigningAlgorithms, alg) {
+		e.Add(keys.Alg, "must be one of %s, got %q", strings.Join(jwt.SigningAlgorithms, ", "), alg)
+		alg = ""
+	}
+	pemText := e.Secret(keys.Key, inline, file, required)
+	if pemText == "" {
+		return nil, ""
+	}
+	key, err := jwt.ParseSigningKey([]byte(pemText), alg, strings.TrimSpace(kid))
+	if err != nil {
+		name := keys.Key
+		if strings.TrimSpace(file) != "" {
+			name += "File"
+		}
+		e.Add(name, "%s", err.Error())
+		return nil, ""
+	}
+	return key, pemText
+}
+
+// PEMList reads PEM blocks given inline (one PEM text per entry) and/or in a file (any number
+// of blocks, one after the other), returning each block's PEM text.
+func (e *Errors) PEMList(key string, inline []string, file string) []string {
+	var texts []string
+	for _, text := range inline {
+		if text = strings.TrimSpace(text); text != "" {
+			texts = append(texts, text)
+		}
+	}
+	if file = strings.TrimSpace(file); file == "" {
+		return texts
+	}
+	data, err := readSecretFile(file)
+	if err != nil {
+		e.Add(key+"File", "cannot read the file: %s", describeFileError(err))
+		return texts
+	}
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			break
+		}
+		texts = append(texts, string(pem.EncodeToMemory(block)))
+		data = rest
+	}
+	if len(strings.TrimSpace(string(data))) > 0 {
+		e.Add(key+"File", "holds something other than PEM blocks")
+	}
+	return texts
 }
 
 func contains(list []string, s string) bool {

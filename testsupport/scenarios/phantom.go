@@ -3,12 +3,16 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/tokenhandler/traefik-token-handler/internal/jwt"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/fakeas"
 	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
 )
@@ -202,6 +206,87 @@ func PhantomPrivateKeyJWT(t *testing.T, build requestcases.Builder) {
 	}
 }
 
+// PhantomMinted (contract §6.7): with a signing key, a plain RFC 7662 JSON answer becomes a JWT
+// signed by the gateway (typ at+jwt, kid the key's thumbprint, the answer's claims but active,
+// iss and aud as configured, the answer's exp, or now + tokenCacheSeconds without one), which
+// verifies with the JWKS served at jwksPath (current and previous keys); an exp that is not a
+// number is a 502; the JWKS answers only GET and HEAD.
+func PhantomMinted(t *testing.T, build requestcases.Builder) {
+	f := fakeas.NewIntrospector(t)
+	f.SetPlainJSON(true)
+	key, previous := fakeas.NewKey(fakeas.KeyP256), fakeas.NewKey(fakeas.KeyRSA2048)
+	previousPEM, err := fakeas.EncodePEM(previous, fakeas.PEMPKCS8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mustBuild(t, build, phantomConfig(f, map[string]interface{}{
+		"signingKeyFile": fakeas.WritePEM(t, key, fakeas.PEMSEC1), "previousSigningKeys": []interface{}{string(previousPEM)},
+		"mintedIssuer": "https://gateway.example.com", "mintedAudience": "api.example.com", "jwksPath": "/.well-known/gateway-jwks",
+	}))
+	jwksReq := httptest.NewRequest(http.MethodGet, "http://api.example.com/.well-known/gateway-jwks?x=1", nil)
+	jwksRec := httptest.NewRecorder()
+	h.ServeHTTP(jwksRec, jwksReq)
+	keys, err := jwt.ParseJWKS(jwksRec.Body.Bytes())
+	if jwksRec.Code != http.StatusOK || jwksRec.Header().Get("Content-Type") != "application/json" || err != nil || len(keys) != 2 {
+		t.Fatalf("JWKS: %d %q, %d keys, %v", jwksRec.Code, jwksRec.Header().Get("Content-Type"), len(keys), err)
+	}
+	thumbprint, _ := fakeas.Thumbprint(key.Public())
+
+	for _, tc := range []struct {
+		token   string
+		wantExp func(exp float64) bool
+	}{
+		{"json-minted", func(exp float64) bool { return exp == fakeas.FarFutureExp }},
+		{"jsonnoexp-minted", func(exp float64) bool { d := exp - float64(time.Now().Unix()); return d > 290 && d <= 301 }},
+	} {
+		rec := callWithToken(h, tc.token)
+		minted := strings.TrimPrefix(rec.Header().Get("X-Upstream-Authorization"), "Bearer ")
+		parsed, err := jwt.Parse(minted)
+		if rec.Code != http.StatusOK || err != nil {
+			t.Fatalf("%s: %d, upstream got %q (%v)", tc.token, rec.Code, minted, err)
+		}
+		if parsed.Header.Typ != "at+jwt" || parsed.Header.Kid != thumbprint || parsed.Header.Alg != "ES256" {
+			t.Fatalf("%s: header %+v", tc.token, parsed.Header)
+		}
+		verified := false
+		for _, k := range keys {
+			if k.Kid == parsed.Header.Kid && jwt.VerifySignature(parsed, k) == nil {
+				verified = true
+			}
+		}
+		var claims map[string]interface{}
+		_ = json.Unmarshal(parsed.Payload, &claims)
+		exp, _ := claims["exp"].(float64)
+		if !verified || claims["iss"] != "https://gateway.example.com" || claims["aud"] != "api.example.com" ||
+			claims["sub"] != "demouser" || claims["active"] != nil || !tc.wantExp(exp) || claims["iat"] == nil {
+			t.Fatalf("%s: verified %v, claims %v", tc.token, verified, claims)
+		}
+	}
+	if rec := callWithToken(h, "jsonexpstring"); rec.Code != http.StatusBadGateway {
+		t.Fatalf("an exp that is a string: %d, want 502", rec.Code)
+	}
+	post := httptest.NewRecorder()
+	h.ServeHTTP(post, httptest.NewRequest(http.MethodPost, "http://api.example.com/.well-known/gateway-jwks", strings.NewReader("x")))
+	if post.Code != http.StatusMethodNotAllowed || post.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("POST to the JWKS: %d %q", post.Code, post.Header().Get("Content-Type"))
+	}
+
+	for _, tc := range []struct {
+		extra   map[string]interface{}
+		wantErr string
+	}{
+		{map[string]interface{}{"signingKeyFile": fakeas.WritePEM(t, key, fakeas.PEMPKCS8)}, "mintedIssuer: is required"},
+		{map[string]interface{}{"mintedIssuer": "https://gateway.example.com"}, "signingKey: is required with mintedIssuer"},
+		{map[string]interface{}{"jwksPath": "/jwks"}, "jwksPath: needs signingKey"},
+		{map[string]interface{}{"signingKey": "not a key", "mintedIssuer": "x"}, "signingKey: is not a PEM private key"},
+		{map[string]interface{}{"signingKeyFile": fakeas.WritePEM(t, key, fakeas.PEMSEC1), "mintedIssuer": "x", "signingAlg": "RS256"}, "signingKeyFile: is an EC P-256 key, which signs ES256, not RS256"},
+	} {
+		if _, err := build(phantomConfig(f, tc.extra), upstreamAuthorization); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%v: error %v, want %q", tc.extra, err, tc.wantErr)
+		}
+	}
+}
+
 // PhantomScopeOnCachedEntry: the scope check runs on cache hits, so a cached token never skips it.
 func PhantomScopeOnCachedEntry(t *testing.T, build requestcases.Builder) {
 	f := fakeas.NewIntrospector(t)
@@ -251,6 +336,7 @@ func PhantomAll(t *testing.T, build requestcases.Builder) {
 	t.Run("200 concurrent first requests make one call", func(t *testing.T) { PhantomConcurrentFirstRequests(t, build, 200) })
 	t.Run("a failed call is shared and not cached", func(t *testing.T) { PhantomSharedError(t, build) })
 	t.Run("private_key_jwt", func(t *testing.T) { PhantomPrivateKeyJWT(t, build) })
+	t.Run("minted phantom tokens", func(t *testing.T) { PhantomMinted(t, build) })
 	t.Run("inactive answers are remembered apart", func(t *testing.T) { PhantomInactiveCache(t, build) })
 	t.Run("scope checked on cached entries", func(t *testing.T) { PhantomScopeOnCachedEntry(t, build) })
 	t.Run("cache disabled", func(t *testing.T) { PhantomCacheDisabled(t, build) })
