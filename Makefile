@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 TRAEFIK := bin/traefik
+HYDRA := bin/hydra
 FUZZTIME ?= 10s
 # staticcheck is pinned so that a new release's new checks cannot fail `make test` on their own;
 # 2026.2.2 (module version v0.8.2) supports go1.26. -mod=mod applies to fetching staticcheck only
@@ -10,7 +11,7 @@ FUZZTIME ?= 10s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK = $(GO) run -mod=mod honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: demo screenshots test test-unit test-fuzz test-traefik bench traefik clean
+.PHONY: demo screenshots test test-unit test-fuzz test-traefik bench traefik hydra clean
 
 ## demo: start the whole demo system on 127.0.0.1 (Traefik with the plugin, the authorization
 ## server, the API and the SPA's web host); Ctrl-C stops it.
@@ -48,7 +49,7 @@ test-fuzz:
 	$(call fuzz,FuzzUserInfo,./oauthagent)
 	$(call fuzz,FuzzConfig,.)
 
-test-traefik: $(TRAEFIK)
+test-traefik: $(TRAEFIK) $(HYDRA)
 	cd traefik && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -race -count=1 -timeout 30m ./...
 
 ## screenshots: rerun the end-to-end test and keep its screenshots in docs/screenshots.
@@ -67,6 +68,15 @@ $(TRAEFIK): traefik/go.mod traefik/go.sum
 	@echo "Building Traefik from traefik/go.mod into $(TRAEFIK) (several minutes the first time)..."
 	cd traefik && $(GO) build -o ../$(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik
 	@touch $(TRAEFIK)
+
+## hydra: build Ory Hydra v2.3.0 (the second authorization server of the tests) from the hydra/
+## module's pinned Go tool into bin/. cgo and the sqlite tags are what DSN=memory needs.
+hydra: $(HYDRA)
+
+$(HYDRA): hydra/go.mod hydra/go.sum
+	@echo "Building Ory Hydra from hydra/go.mod into $(HYDRA) (about three minutes the first time)..."
+	cd hydra && CGO_ENABLED=1 $(GO) build -tags sqlite,sqlite_omit_load_extension -o ../$(HYDRA) github.com/ory/hydra/v2
+	@touch $(HYDRA)
 
 clean:
 	rm -rf bin plugins-local plugins-storage
