@@ -84,8 +84,8 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		origins:                     s.origins,
 		provider:                    p,
 		keys:                        keys,
-		usedStates:                  newUsedStates(),
-		refreshes:                   newRefreshes(s.refreshReuse),
+		usedStates:                  sharedUsedStates(s.issuer + "|" + s.clientID),
+		refreshes:                   sharedRefreshes(s.issuer+"|"+s.clientID+"|"+s.refreshReuse.String(), s.refreshReuse),
 		revokeOnLogout:              s.revokeOnLogout,
 		pushedAuthorizationRequests: s.pushedAuthorizationRequests,
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/flight"
 )
 
 // refreshes makes refresh work with authorization servers that rotate refresh tokens (each is
@@ -12,85 +14,125 @@ import (
 //   - concurrent /refresh requests carrying the same refresh token make one token-endpoint call,
 //     and all of them answer with its outcome;
 //   - for reuseWindow after a successful exchange, a /refresh that carries the same (now rotated)
-//     refresh token gets the tokens of that exchange without calling the server again, so that
-//     the tab that lost the race is not signed out.
+//     refresh token gets the tokens of that exchange, or of a later one that exchanged them in
+//     turn, without calling the server again, so that the tab that lost the race is not signed
+//     out and never rolls the browser back to an older token.
 //
 // The window also lets a stolen old -auth cookie be replayed for that long, which is why it is
-// short. Keys are the SHA-256 of the refresh token, so the set never holds one; a result does hold
-// the new tokens, as the cookies do. Failures are never kept. At most maxRefreshResults results are
-// kept; beyond that a result is not kept (the next request simply calls the server).
+// short. Keys are the SHA-256 of the refresh token, so the set never holds one; a kept result does
+// hold the new tokens, as the cookies do. Failures are never kept. At most maxRefreshResults
+// results are kept; beyond that a result is not kept (the next request simply calls the server).
+// One set serves every instance of one setup (sharedRefreshes): Traefik rebuilds instances on
+// every configuration reload, and a reload must not forget an exchange.
 type refreshes struct {
 	reuseWindow time.Duration
+	flights     flight.Group
 
 	mu    sync.Mutex
-	calls map[[32]byte]*refreshCall
-	order []refreshKept // kept results, oldest first, for expiry
+	kept  map[[32]byte]*keptRefresh
+	order []refreshKey // kept results, oldest first, for expiry
 }
 
-// refreshCall is one exchange of a refresh token: in flight until done is closed, then its
-// outcome, kept until expires when it succeeded.
-type refreshCall struct {
-	done    chan struct{}
+// keptRefresh is the outcome of a successful exchange, reused until expires.
+type keptRefresh struct {
 	tokens  tokenResponse
-	failure *failure
-	expires time.Time // zero while in flight or when not kept
+	expires time.Time
 }
 
-type refreshKept struct {
+type refreshKey struct {
 	key     [32]byte
 	expires time.Time
 }
 
-const maxRefreshResults = 10000
-
-func newRefreshes(reuseWindow time.Duration) *refreshes {
-	return &refreshes{reuseWindow: reuseWindow, calls: make(map[[32]byte]*refreshCall)}
+// refreshOutcome is what an exchange gives every request that shares it.
+type refreshOutcome struct {
+	tokens  tokenResponse
+	failure *failure
 }
 
-// exchange returns the outcome of exchanging refreshToken: that of a call in flight or kept for
-// it, or else of calling exchangeNow, once however many requests ask at the same time.
-//
-// Waiting requests block on a plain receive, not a select: Yaegi v0.16.1 shares a select
-// statement's case list between goroutines. The wait is bounded by the call's timeout.
+const (
+	maxRefreshResults = 10000
+	// maxRefreshHops bounds how many later exchanges a late request follows.
+	maxRefreshHops = 4
+)
+
+var (
+	refreshSetsMu sync.Mutex
+	refreshSets   = map[string]*refreshes{}
+)
+
+// sharedRefreshes returns the set of one setup (key), shared by its instances.
+func sharedRefreshes(key string, reuseWindow time.Duration) *refreshes {
+	refreshSetsMu.Lock()
+	defer refreshSetsMu.Unlock()
+	s, ok := refreshSets[key]
+	if !ok {
+		s = &refreshes{reuseWindow: reuseWindow, kept: make(map[[32]byte]*keptRefresh)}
+		refreshSets[key] = s
+	}
+	return s
+}
+
+// exchange returns the tokens for refreshToken: those of an exchange in flight or kept for it
+// (followed to the newest one kept), or else of calling exchangeNow, once however many requests
+// ask at the same time.
 func (s *refreshes) exchange(refreshToken string, exchangeNow func() (tokenResponse, *failure)) (tokenResponse, *failure) {
 	key := sha256.Sum256([]byte(refreshToken))
-	now := time.Now()
-	s.mu.Lock()
-	s.forgetExpired(now)
-	if c := s.calls[key]; c != nil {
-		s.mu.Unlock()
-		<-c.done
-		return c.tokens, c.failure
-	}
-	c := &refreshCall{done: make(chan struct{}), failure: serverFailure("refresh: the token call did not complete")}
-	s.calls[key] = c
-	s.mu.Unlock()
-
-	// Deferred, so that waiting requests are released even if the call panics.
-	defer func() {
-		s.mu.Lock()
-		if c.failure == nil && s.reuseWindow > 0 && len(s.order) < maxRefreshResults {
-			c.expires = time.Now().Add(s.reuseWindow)
-			s.order = append(s.order, refreshKept{key: key, expires: c.expires})
-		} else {
-			delete(s.calls, key)
+	lookup := func() (interface{}, bool) {
+		if k := s.keptFor(key); k != nil {
+			return refreshOutcome{tokens: k.tokens}, true
 		}
-		s.mu.Unlock()
-		close(c.done)
-	}()
-	tokens, f := exchangeNow()
-	c.tokens = tokens
-	c.failure = f
-	return tokens, f
+		return nil, false
+	}
+	call := func() interface{} {
+		tokens, f := exchangeNow()
+		if f == nil {
+			s.keep(key, tokens)
+		}
+		return refreshOutcome{tokens: tokens, failure: f}
+	}
+	failed := refreshOutcome{failure: serverFailure("refresh: the token call did not complete")}
+	out := s.flights.Do(string(key[:]), lookup, call, failed).(refreshOutcome)
+	tokens := out.tokens
+	for hops := 0; out.failure == nil && tokens.RefreshToken != "" && hops < maxRefreshHops; hops++ {
+		newer := s.keptFor(sha256.Sum256([]byte(tokens.RefreshToken)))
+		if newer == nil {
+			break
+		}
+		tokens = newer.tokens
+	}
+	return tokens, out.failure
 }
 
-// forgetExpired drops the kept results whose window has passed; s.mu is held.
-func (s *refreshes) forgetExpired(now time.Time) {
+// keptFor returns the unexpired result kept for key, or nil.
+func (s *refreshes) keptFor(key [32]byte) *keptRefresh {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for len(s.order) > 0 && !now.Before(s.order[0].expires) {
-		key := s.order[0].key
-		if c := s.calls[key]; c != nil && !c.expires.IsZero() && !now.Before(c.expires) {
-			delete(s.calls, key)
+		if k := s.kept[s.order[0].key]; k != nil && !now.Before(k.expires) {
+			delete(s.kept, s.order[0].key)
 		}
 		s.order = s.order[1:]
 	}
+	k := s.kept[key]
+	if k == nil || !now.Before(k.expires) {
+		return nil
+	}
+	return k
+}
+
+// keep remembers a successful exchange for the reuse window.
+func (s *refreshes) keep(key [32]byte, tokens tokenResponse) {
+	if s.reuseWindow <= 0 {
+		return
+	}
+	expires := time.Now().Add(s.reuseWindow)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.kept) >= maxRefreshResults {
+		return
+	}
+	s.kept[key] = &keptRefresh{tokens: tokens, expires: expires}
+	s.order = append(s.order, refreshKey{key: key, expires: expires})
 }

@@ -12,7 +12,8 @@ import (
 // could be tried once more (RFC 9700 §4.2.4: a state is used once).
 //
 // The set is bounded: beyond maxUsedStates the oldest are forgotten first, so a flood of
-// completions costs memory once, not without end.
+// completions costs memory once, not without end. One set serves every instance of one client
+// (sharedUsedStates): a configuration reload must not forget which states were used.
 type usedStates struct {
 	mu    sync.Mutex
 	at    map[string]time.Time
@@ -22,8 +23,21 @@ type usedStates struct {
 // maxUsedStates bounds the set: far more logins than an instance completes in loginLifetime.
 const maxUsedStates = 10000
 
-func newUsedStates() *usedStates {
-	return &usedStates{at: make(map[string]time.Time)}
+var (
+	usedStateSetsMu sync.Mutex
+	usedStateSets   = map[string]*usedStates{}
+)
+
+// sharedUsedStates returns the set of one client (key), shared by its instances.
+func sharedUsedStates(key string) *usedStates {
+	usedStateSetsMu.Lock()
+	defer usedStateSetsMu.Unlock()
+	u, ok := usedStateSets[key]
+	if !ok {
+		u = &usedStates{at: make(map[string]time.Time)}
+		usedStateSets[key] = u
+	}
+	return u
 }
 
 // use marks state as used at now, and reports whether it was unused.

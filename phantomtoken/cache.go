@@ -3,6 +3,8 @@ package phantomtoken
 import (
 	"sync"
 	"time"
+
+	"github.com/tokenhandler/traefik-token-handler/internal/flight"
 )
 
 // tokenKey is the cache key: the SHA-256 of the token, so that the cache never holds a token.
@@ -38,8 +40,7 @@ type cache struct {
 	seq     uint64
 	max     int
 
-	flightMu sync.Mutex
-	flights  map[tokenKey]*flight
+	flights flight.Group
 
 	// inactive, when not nil, remembers tokens the server called inactive, for inactiveTTL, in
 	// a bounded set of its own (contract §6.7): a flood of random tokens then neither evicts
@@ -53,16 +54,9 @@ type cache struct {
 	now func() time.Time
 }
 
-// flight is one introspection call in progress; done is closed when result is set.
-type flight struct {
-	done   chan struct{}
-	result result
-}
-
 func newCache(max int) *cache {
 	return &cache{
 		entries: make(map[tokenKey]*entry),
-		flights: make(map[tokenKey]*flight),
 		max:     max,
 		now:     time.Now,
 	}
@@ -125,53 +119,39 @@ func (c *cache) len() int {
 }
 
 // resolve returns the cached entry for key or, on a miss, the result of introspect, calling it
-// once however many requests miss on key at the same time. An active result with a positive
-// lifetime is cached before the waiting requests are released, so that no request that arrives
-// later starts a second call.
-//
-// Waiting requests block on a plain receive, not a select with the request's context: Yaegi
-// v0.16.1 shares a select statement's case list between the goroutines that run it, so that under
-// concurrency one request can wake on another's channel. The wait is bounded by the call's
-// timeout either way.
+// once however many requests miss on key at the same time (internal/flight). A result is cached
+// before the waiting requests are released, so that no request that arrives later starts a
+// second call.
 func (c *cache) resolve(key tokenKey, introspect func() result) result {
-	c.flightMu.Lock()
-	if e := c.get(key); e != nil {
-		c.flightMu.Unlock()
-		return result{outcome: active, entry: e}
+	lookup := func() (interface{}, bool) {
+		if e := c.get(key); e != nil {
+			return result{outcome: active, entry: e}, true
+		}
+		if c.inactive != nil && c.inactive.get(key) != nil {
+			return result{outcome: inactive, problem: "the token is not active (remembered from an introspection less than inactiveCacheSeconds ago)"}, true
+		}
+		return nil, false
 	}
-	if c.inactive != nil && c.inactive.get(key) != nil {
-		c.flightMu.Unlock()
-		return result{outcome: inactive, problem: "the token is not active (remembered from an introspection less than inactiveCacheSeconds ago)"}
-	}
-	if f, ok := c.flights[key]; ok {
-		c.flightMu.Unlock()
-		<-f.done
-		return f.result
-	}
-	f := &flight{done: make(chan struct{}), result: result{outcome: failed, problem: "the introspection call did not complete"}}
-	c.flights[key] = f
-	c.flightMu.Unlock()
+	call := func() interface{} { return c.call(key, introspect) }
+	incomplete := result{outcome: failed, problem: "the introspection call did not complete"}
+	return c.flights.Do(string(key[:]), lookup, call, incomplete).(result)
+}
 
-	// Deferred, so that waiting requests are released even if the call panics.
-	defer func() {
-		c.flightMu.Lock()
-		delete(c.flights, key)
-		c.flightMu.Unlock()
-		close(f.done)
-	}()
+// call makes the introspection call, within the bound on calls in flight, and caches what it
+// concluded: an active result until its expiry, an inactive one for inactiveTTL.
+func (c *cache) call(key tokenKey, introspect func() result) result {
 	if c.slots != nil {
 		if !c.slots.acquire() {
-			f.result = result{outcome: unavailable, problem: "maxConcurrentIntrospections calls to the introspection endpoint are in flight, and none ended within timeoutSeconds"}
-			return f.result
+			return result{outcome: unavailable, problem: "maxConcurrentIntrospections calls to the introspection endpoint are in flight, and none ended within timeoutSeconds"}
 		}
 		defer c.slots.release()
 	}
-	f.result = introspect()
+	res := introspect()
 	switch {
-	case f.result.outcome == active && f.result.entry.expires.After(c.now()):
-		c.put(key, f.result.entry)
-	case f.result.outcome == inactive && c.inactive != nil:
+	case res.outcome == active && res.entry.expires.After(c.now()):
+		c.put(key, res.entry)
+	case res.outcome == inactive && c.inactive != nil:
 		c.inactive.put(key, &entry{expires: c.now().Add(c.inactiveTTL)})
 	}
-	return f.result
+	return res
 }

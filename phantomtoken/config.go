@@ -82,8 +82,7 @@ type Config struct {
 	// configured to trust for them.
 	MintedIssuer string
 
-	// MintedAudience is the aud of minted tokens. Default: the answer's aud is dropped and none
-	// is sent.
+	// MintedAudience, when set, replaces the aud of minted tokens. Default: the answer's own aud.
 	MintedAudience string
 
 	// JwksPath, when set, is the path at which GET answers the public keys of the minted tokens as
@@ -252,7 +251,9 @@ func checkMinting(errs *config.Errors, cfg *Config) (*minter, string) {
 		errs.AddErr("signingKey", err)
 		return nil, ""
 	}
-	return m, key.Kid + "|" + key.Alg + "|" + issuer + "|" + m.audience
+	// The thumbprint, not the kid, names the key: a key swapped under a configured kid must not
+	// find the old key's tokens in the cache.
+	return m, thumbprint(errs, key) + "|" + key.Kid + "|" + key.Alg + "|" + issuer + "|" + m.audience
 }
 
 func thumbprint(errs *config.Errors, k *jwt.SigningKey) string {

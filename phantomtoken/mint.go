@@ -40,8 +40,8 @@ func newMinter(key *jwt.SigningKey, previous []*jwt.SigningKey, issuer, audience
 }
 
 // mint signs the JWT for an active introspection answer: every member but active, with iss the
-// minted issuer, aud the minted audience when set, exp the answer's exp (or now + ttl when it has
-// none) and iat now.
+// minted issuer, aud the minted audience when set (else the answer's own), exp the answer's exp
+// (or now + ttl when it has none) and iat now.
 func (m *minter) mint(body []byte, now time.Time, ttl time.Duration) (string, error) {
 	decoder := json.NewDecoder(bytes.NewReader(body))
 	decoder.UseNumber() // keeps numeric claims exactly as the server sent them
@@ -63,8 +63,6 @@ func (m *minter) mint(body []byte, now time.Time, ttl time.Duration) (string, er
 	claims["iss"] = m.issuer
 	if m.audience != "" {
 		claims["aud"] = m.audience
-	} else {
-		delete(claims, "aud")
 	}
 	claims["iat"] = now.Unix()
 	return m.key.Sign("at+jwt", claims)

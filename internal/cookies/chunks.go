@@ -29,6 +29,8 @@ const (
 	// the upper bound of maxCookieChunks.
 	MaxReadChunks = 10
 	chunkMarker   = "chunks-"
+	// minChunkRoom is the least room for a value in a chunk that is worth chunking into.
+	minChunkRoom = 1024
 )
 
 // ErrTooLarge is returned by Write for a value that needs more than maxCookieChunks chunks.
@@ -79,6 +81,9 @@ func (j *Jar) writeSealed(h http.Header, r *http.Request, c Cookie, sealed strin
 	}
 	// Every chunk gets the same room: the longest chunk name is <name>-10.
 	room := MaxSetCookieBytes - len(c.Name) - len("-10=") - len(c.attributes)
+	if room < minChunkRoom {
+		return fmt.Errorf("%w: the %s cookie's name and attributes leave no room for chunks: shorten cookieBasePath, pathPrefix or cookieDomain", ErrTooLarge, c.Name)
+	}
 	n := (len(sealed) + room - 1) / room
 	if n > j.maxChunks {
 		return fmt.Errorf("%w: the %s cookie would need %d bytes in %d chunks, and maxCookieChunks is %d: raise maxCookieChunks (at most %d), or ask the authorization server for smaller tokens",

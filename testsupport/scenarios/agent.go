@@ -577,6 +577,22 @@ var agentScenarios = []agentScenario{
 			}
 		}
 	}},
+	// Contract §6.4: a tab that comes back with the refresh token of two refreshes ago gets the
+	// newest tokens, never rolling the browser back to a token that the server has since rotated.
+	{"a late tab gets the newest refresh token", func(t *testing.T, build requestcases.Builder) {
+		f := newAgentFixture(t, build, fakeas.ProviderOptions{}, nil)
+		csrf := f.login()
+		oldest := f.cookieHeader(AgentBase + "/refresh")
+		expect(t, "first refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+		expect(t, "second refresh", f.post("/refresh", "", f.csrfHeader(csrf)), http.StatusNoContent, "")
+		newest := decryptCookie(t, f.browser.Cookie(AgentBase+"/refresh", "example-auth"))
+		if late := f.refreshWith(oldest, csrf); late.status != http.StatusNoContent || late.auth != newest {
+			t.Fatalf("the late tab got %d with another refresh token than the newest", late.status)
+		}
+		if n := f.p.RefreshGrants(); n != 2 {
+			t.Fatalf("%d refresh grants, want 2", n)
+		}
+	}},
 	// Contract §6.4: a tab whose refresh arrives just after another tab's (with the refresh token
 	// that one rotated) gets the tokens of that refresh for refreshReuseSeconds, and is not signed
 	// out; with the window off it is (session_expired).
