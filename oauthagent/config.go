@@ -90,7 +90,8 @@ type Config struct {
 	ClientAssertionAlg string
 
 	// ClientAssertionAudience (default endpoint) is the aud of the assertions: endpoint sends the
-	// URL of the endpoint called, issuer sends the issuer (some servers want that).
+	// URL of the endpoint called, token the token endpoint's URL at every endpoint (Ory Hydra
+	// wants that for revocation and PAR too), issuer the issuer.
 	ClientAssertionAudience string
 
 	// RedirectURI (required) is the SPA URL the authorization server sends the browser back to;
@@ -197,10 +198,12 @@ const (
 
 // settings is a configuration that checkConfig accepted, with its defaults applied.
 type settings struct {
-	issuer                      string
-	endpoints                   endpoints // the configured ones; discovery fills in the others
-	clientID                    string
-	clientAuth                  *backchannel.ClientAuth
+	issuer     string
+	endpoints  endpoints // the configured ones; discovery fills in the others
+	clientID   string
+	clientAuth *backchannel.ClientAuth
+	// assertionAudienceToken sends the token endpoint's URL as the aud of every assertion.
+	assertionAudienceToken      bool
 	redirectURI                 string
 	postLogoutRedirectURI       string
 	scope                       string
@@ -233,8 +236,11 @@ func checkConfig(cfg *Config) (settings, error) {
 	}
 	s.clientID = cfg.ClientID
 	audience := ""
-	if errs.OneOf("clientAssertionAudience", cfg.ClientAssertionAudience, []string{"endpoint", "issuer"}) == "issuer" {
+	switch errs.OneOf("clientAssertionAudience", cfg.ClientAssertionAudience, []string{"endpoint", "token", "issuer"}) {
+	case "issuer":
 		audience = s.issuer
+	case "token":
+		s.assertionAudienceToken = true
 	}
 	clientAuth, _ := errs.ClientAuth(config.ClientCredentials{
 		ClientID: cfg.ClientID, Method: cfg.ClientAuthMethod,

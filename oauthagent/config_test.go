@@ -53,7 +53,7 @@ func TestConfigurationErrorsNameTheKey(t *testing.T) {
 		{"an algorithm the key cannot sign", pkj(map[string]interface{}{"clientPrivateKeyFile": rsaFile, "clientAssertionAlg": "ES256"}), "clientPrivateKeyFile: is an RSA key, which cannot sign ES256"},
 		{"a key file that does not exist", pkj(map[string]interface{}{"clientPrivateKeyFile": "/nonexistent/key.pem"}), "clientPrivateKeyFile: cannot read the file: it does not exist"},
 		{"an unknown PAR setting", map[string]interface{}{"pushedAuthorizationRequests": "sometimes"}, "pushedAuthorizationRequests: must be auto, always or never"},
-		{"an unknown assertion audience", map[string]interface{}{"clientAssertionAudience": "token"}, "clientAssertionAudience: must be endpoint or issuer"},
+		{"an unknown assertion audience", map[string]interface{}{"clientAssertionAudience": "everywhere"}, "clientAssertionAudience: must be endpoint, token or issuer"},
 		{"a relative redirect URI", map[string]interface{}{"redirectUri": "/callback"}, "redirectUri: must be an http or https URL"},
 		{"a path prefix with a query", map[string]interface{}{"pathPrefix": "/agent?x"}, "pathPrefix: must be a path"},
 	}

@@ -99,7 +99,7 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	if a.usePAR(e) {
 		// RFC 9126: the parameters go to the server on the back channel, and the browser carries
 		// only a reference to them.
-		requestURI, f := a.pushAuthorizationRequest(e.par, q)
+		requestURI, f := a.pushAuthorizationRequest(e, q)
 		if f != nil {
 			return f
 		}
@@ -137,8 +137,8 @@ func (a *Agent) usePAR(e endpoints) bool {
 
 // pushAuthorizationRequest posts the authorization parameters to the PAR endpoint with the
 // client's authentication and returns the request_uri it answers with (RFC 9126 §2).
-func (a *Agent) pushAuthorizationRequest(endpoint string, params url.Values) (string, *failure) {
-	if endpoint == "" {
+func (a *Agent) pushAuthorizationRequest(e endpoints, params url.Values) (string, *failure) {
+	if e.par == "" {
 		return "", serverFailure("PAR: the authorization server has no pushed_authorization_request_endpoint (configure pushedAuthorizationRequestEndpoint, or pushedAuthorizationRequests: never)")
 	}
 	form := url.Values{}
@@ -146,7 +146,8 @@ func (a *Agent) pushAuthorizationRequest(endpoint string, params url.Values) (st
 		form[k] = v
 	}
 	resp, err := a.provider.client.Do(backchannel.Request{
-		Method: http.MethodPost, URL: endpoint, Form: form, Accept: "application/json", ClientAuth: a.clientAuth,
+		Method: http.MethodPost, URL: e.par, Form: form, Accept: "application/json",
+		ClientAuth: a.clientAuth, AssertionAudience: a.assertionAudience(e),
 	})
 	if err != nil {
 		return "", serverFailure("PAR: the pushed authorization request endpoint " + err.Error())

@@ -123,8 +123,8 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	if a.revokeOnLogout && e.revocation != "" {
 		// The refresh token first: it is the long-lived one, and revoking it revokes the access
 		// tokens issued from it at most servers (RFC 7009 §2.1).
-		a.revoke(r, e.revocation, a.cookies.RefreshToken, "refresh_token")
-		a.revoke(r, e.revocation, a.cookies.AccessToken, "access_token")
+		a.revoke(r, e, a.cookies.RefreshToken, "refresh_token")
+		a.revoke(r, e, a.cookies.AccessToken, "access_token")
 	}
 	logoutURL := a.postLogoutRedirectURI
 	if e.endSession != "" {
@@ -153,18 +153,28 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	return nil
 }
 
+// assertionAudience is the aud of the client assertions of a call to e's endpoints: the token
+// endpoint's URL with clientAssertionAudience: token, else that of the endpoint called ("").
+func (a *Agent) assertionAudience(e endpoints) string {
+	if a.assertionAudienceToken {
+		return e.token
+	}
+	return ""
+}
+
 // revoke revokes the token of cookie c at the revocation endpoint (RFC 7009), best effort: the
 // session cookies are cleared whatever happens, so a failure is only logged.
-func (a *Agent) revoke(r *http.Request, endpoint string, c cookies.Cookie, hint string) {
+func (a *Agent) revoke(r *http.Request, e endpoints, c cookies.Cookie, hint string) {
 	token, err := a.cookies.Read(r, c)
 	if err != nil {
 		return // nothing to revoke (no refresh token was issued, or the cookie is gone)
 	}
 	resp, err := a.provider.client.Do(backchannel.Request{
-		Method:     http.MethodPost,
-		URL:        endpoint,
-		Form:       url.Values{"token": {token}, "token_type_hint": {hint}},
-		ClientAuth: a.clientAuth,
+		Method:            http.MethodPost,
+		URL:               e.revocation,
+		Form:              url.Values{"token": {token}, "token_type_hint": {hint}},
+		ClientAuth:        a.clientAuth,
+		AssertionAudience: a.assertionAudience(e),
 	})
 	switch {
 	case err != nil:

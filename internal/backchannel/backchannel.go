@@ -77,6 +77,9 @@ type Request struct {
 	Bearer string
 	// ClientAuth, when not nil, authenticates the client (token and introspection calls).
 	ClientAuth *ClientAuth
+	// AssertionAudience, when set, is the aud of a private_key_jwt assertion instead of URL
+	// (servers such as Ory Hydra want the token endpoint's URL at every endpoint).
+	AssertionAudience string
 }
 
 // Response is an answer of any status, with its whole body.
@@ -94,7 +97,11 @@ func (c *Client) Do(req Request) (*Response, error) {
 	var body io.Reader
 	if req.Form != nil {
 		if req.ClientAuth != nil {
-			if err := req.ClientAuth.addToForm(req.Form, req.URL); err != nil {
+			audience := req.AssertionAudience
+			if audience == "" {
+				audience = req.URL
+			}
+			if err := req.ClientAuth.addToForm(req.Form, audience); err != nil {
 				return nil, errors.New("could not be called: the client assertion could not be made: " + err.Error())
 			}
 		}

@@ -60,14 +60,15 @@ func NewPrivateKeyAuth(clientID string, key *jwt.SigningKey, audience string) *C
 	return &ClientAuth{method: PrivateKeyJWT, clientID: clientID, key: key, audience: audience}
 }
 
-// addToForm adds what the method puts in the body of a call to endpoint.
-func (a *ClientAuth) addToForm(form url.Values, endpoint string) error {
+// addToForm adds what the method puts in the body of a call; audience is the aud of an assertion
+// unless the authentication has its own.
+func (a *ClientAuth) addToForm(form url.Values, audience string) error {
 	switch a.method {
 	case ClientSecretPost:
 		form.Set("client_id", a.clientID)
 		form.Set("client_secret", a.clientSecret)
 	case PrivateKeyJWT:
-		assertion, err := a.assertion(endpoint)
+		assertion, err := a.assertion(audience)
 		if err != nil {
 			return err
 		}
@@ -84,11 +85,10 @@ func (a *ClientAuth) addToHeader(h http.Header) {
 	}
 }
 
-// assertion makes a new client assertion for a call to endpoint.
-func (a *ClientAuth) assertion(endpoint string) (string, error) {
-	audience := a.audience
-	if audience == "" {
-		audience = endpoint
+// assertion makes a new client assertion with aud audience, or the authentication's own.
+func (a *ClientAuth) assertion(audience string) (string, error) {
+	if a.audience != "" {
+		audience = a.audience
 	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {

@@ -225,8 +225,8 @@ func TestPrivateKeyJWTFlow(t *testing.T) {
 	pushed, _ := url.Parse(authRequest(p, challenge, "st", "nonce-1"))
 	params := pushed.Query()
 	params.Del("client_id")
-	if resp, _ := post(t, c, p.PARURL(), assertionForm(cloneValues(params), assert(p.TokenURL())), nil); resp.StatusCode != 401 {
-		t.Errorf("PAR with the token endpoint as aud: %d", resp.StatusCode)
+	if resp, _ := post(t, c, p.PARURL(), assertionForm(cloneValues(params), assert(p.UserinfoURL())), nil); resp.StatusCode != 401 {
+		t.Errorf("PAR with another endpoint as aud: %d", resp.StatusCode)
 	}
 	resp, body := post(t, c, p.PARURL(), assertionForm(cloneValues(params), assert(p.PARURL())), nil)
 	if resp.StatusCode != http.StatusCreated {
@@ -257,8 +257,8 @@ func TestPrivateKeyJWTFlow(t *testing.T) {
 		t.Fatalf("refresh: %d %s (%s)", resp.StatusCode, body, p.LastClientAuthError())
 	}
 	_ = json.Unmarshal([]byte(body), &tokens)
-	if resp, _ := post(t, c, p.RevocationURL(), assertionForm(url.Values{"token": {"x"}}, assert(p.TokenURL())), nil); resp.StatusCode != 401 {
-		t.Errorf("revocation with the token endpoint as aud: %d", resp.StatusCode)
+	if resp, _ := post(t, c, p.RevocationURL(), assertionForm(url.Values{"token": {"x"}}, assert(p.UserinfoURL())), nil); resp.StatusCode != 401 {
+		t.Errorf("revocation with another endpoint as aud: %d", resp.StatusCode)
 	}
 	resp, body = post(t, c, p.RevocationURL(), assertionForm(url.Values{"token": {tokens["refresh_token"].(string)}}, assert(p.RevocationURL())), nil)
 	if resp.StatusCode != 200 {

@@ -1178,7 +1178,9 @@ func (p *Provider) formAndClientOK(w http.ResponseWriter, r *http.Request, formE
 func (p *Provider) audiences(endpointURL string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	auds := []string{endpointURL, p.Issuer()}
+	// RFC 7523 §3: the token endpoint's URL may be the aud at any endpoint (Ory Hydra wants it
+	// everywhere), besides the endpoint's own URL and the issuer.
+	auds := []string{endpointURL, p.TokenURL(), p.Issuer()}
 	if p.discoveryIssuer != "" {
 		auds = append(auds, p.discoveryIssuer)
 	}

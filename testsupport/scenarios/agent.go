@@ -734,6 +734,7 @@ var agentScenarios = []agentScenario{
 			{fakeas.KeyRSA2048, fakeas.PEMPKCS1, "PS256", "issuer"},
 			{fakeas.KeyP256, fakeas.PEMSEC1, "", ""},
 			{fakeas.KeyP384, fakeas.PEMPKCS8, "", "issuer"},
+			{fakeas.KeyP256, fakeas.PEMPKCS8, "", "token"},
 		} {
 			key := fakeas.NewKey(tc.kind)
 			f := newAgentFixture(t, build, fakeas.ProviderOptions{Revocation: true, ClientAuth: "private_key_jwt", ClientPublicKeys: []crypto.PublicKey{key.Public()}},
@@ -748,6 +749,15 @@ var agentScenarios = []agentScenario{
 			}
 			if tc.audience == "issuer" {
 				wantAud = f.p.Issuer()
+			}
+			if tc.audience == "token" {
+				// Checked at logout below: the revocation calls' assertions carry the token
+				// endpoint's URL too.
+				defer func(f *agentFixture, what string) {
+					if _, claims := f.p.LastClientAssertion(); claims["aud"] != f.p.TokenURL() {
+						t.Errorf("%s: the revocation assertion's aud is %v, want the token endpoint", what, claims["aud"])
+					}
+				}(f, what)
 			}
 			if header["alg"] != wantAlg || header["kid"] != "key-1" || claims["iss"] != "spa-client" || claims["sub"] != "spa-client" || claims["aud"] != wantAud {
 				t.Fatalf("%s: assertion header %v, claims %v", what, header, claims)
