@@ -51,48 +51,153 @@ func startHydra(t *testing.T) *stack.Hydra {
 	return h
 }
 
-// hydraChainYAML is the dynamic configuration of the agent for Hydra and of an API router with
-// bffToken in front of upstream. The agent finds Hydra's endpoints (revocation included) by
-// discovery on the issuer, which is on 127.0.0.1 so that the back channel resolves it.
+// hydraChainYAML is the dynamic configuration of the agent for Hydra (spa-client with its secret)
+// and of an API router with bffToken in front of upstream.
 func hydraChainYAML(h *stack.Hydra, upstream string) string {
-	return fmt.Sprintf(`http:
-  routers:
-    agent:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/oauth-agent%[1]s)
-      middlewares: [oauth-agent]
-      service: noop@internal
-    api:
-      rule: Host(%[1]sapi.example.localhost%[1]s) && PathPrefix(%[1]s/api%[1]s)
-      middlewares: [bff-token]
-      service: upstream
-  middlewares:
-    oauth-agent:
-      plugin:
-        tokenhandler:
-          oauthAgent:
-            issuer: %[2]s
-            clientId: %[3]s
-            clientSecret: %[4]s
-            scope: %[5]s
-            redirectUri: %[6]s
-            postLogoutRedirectUri: %[6]s
-            cookieNamePrefix: example
-            encryptionKey: %[7]s
-            trustedWebOrigins: [%[8]s]
-            cookieSecure: false
-    bff-token:
-      plugin:
-        tokenhandler:
-          bffToken:
-            cookieNamePrefix: example
-            encryptionKey: %[7]s
-            trustedWebOrigins: [%[8]s]
-  services:
-    upstream:
-      loadBalancer:
-        servers:
-          - url: %[9]s
-`, "`", h.Issuer, stack.HydraClientID, stack.HydraClientSecret, stack.HydraClientScope, hydraSPA, hydraKey, hydraOrigin, upstream)
+	return hydraYAML(h, hydraSetup{Upstream: upstream})
+}
+
+// hydraSetup is what hydraYAML configures. Values of the key maps are written into the YAML as
+// they are (quote them where YAML needs it).
+type hydraSetup struct {
+	// ClientID is the agent's client (default stack.HydraClientID).
+	ClientID string
+	// ClientAuth are the agent's client authentication keys (default spa-client's secret).
+	ClientAuth map[string]string
+	// Phantom, when set, are phantomToken's keys: the API router then has [bff-token,
+	// phantom-token], and when they name a jwksPath a router on that path alone (no Host, so that
+	// a back-channel client on 127.0.0.1 reaches it) has phantom-token, which serves the JWKS.
+	Phantom map[string]string
+	// AllowTokens lets requests with a bearer token and no cookie through bffToken.
+	AllowTokens bool
+	// Upstream is the API's URL.
+	Upstream string
+}
+
+// hydraYAML is the dynamic configuration of the agent for Hydra and of an API router in front of
+// the upstream. The agent finds Hydra's endpoints (revocation included) by discovery on the
+// issuer, which is on 127.0.0.1 so that the back channel resolves it.
+func hydraYAML(h *stack.Hydra, s hydraSetup) string {
+	if s.ClientID == "" {
+		s.ClientID = stack.HydraClientID
+	}
+	if s.ClientAuth == nil {
+		s.ClientAuth = map[string]string{"clientSecret": stack.HydraClientSecret}
+	}
+	var y strings.Builder
+	rule := func(host, path string) string {
+		if host == "" {
+			return "Path(`" + path + "`)"
+		}
+		return "Host(`" + host + "`) && PathPrefix(`" + path + "`)"
+	}
+	router := func(name, rule, middlewares, service string) {
+		fmt.Fprintf(&y, "    %s:\n      rule: %s\n      middlewares: [%s]\n      service: %s\n", name, rule, middlewares, service)
+	}
+	keys := func(m map[string]string) {
+		names := make([]string, 0, len(m))
+		for name := range m {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			fmt.Fprintf(&y, "            %s: %s\n", name, m[name])
+		}
+	}
+	y.WriteString("http:\n  routers:\n")
+	router("agent", rule("api.example.localhost", "/oauth-agent"), "oauth-agent", "noop@internal")
+	if s.Phantom == nil {
+		router("api", rule("api.example.localhost", "/api"), "bff-token", "upstream")
+	} else {
+		router("api", rule("api.example.localhost", "/api"), "bff-token, phantom-token", "upstream")
+		if path := s.Phantom["jwksPath"]; path != "" {
+			router("gateway-jwks", rule("", path), "phantom-token", "noop@internal")
+		}
+	}
+	y.WriteString("  middlewares:\n    oauth-agent:\n      plugin:\n        tokenhandler:\n          oauthAgent:\n")
+	keys(map[string]string{"issuer": h.Issuer, "clientId": s.ClientID, "scope": stack.HydraClientScope,
+		"redirectUri": hydraSPA, "postLogoutRedirectUri": hydraSPA, "cookieNamePrefix": "example",
+		"encryptionKey": hydraKey, "trustedWebOrigins": "[" + hydraOrigin + "]", "cookieSecure": "false"})
+	keys(s.ClientAuth)
+	y.WriteString("    bff-token:\n      plugin:\n        tokenhandler:\n          bffToken:\n")
+	keys(map[string]string{"cookieNamePrefix": "example", "encryptionKey": hydraKey, "trustedWebOrigins": "[" + hydraOrigin + "]",
+		"allowTokens": fmt.Sprint(s.AllowTokens)})
+	if s.Phantom != nil {
+		y.WriteString("    phantom-token:\n      plugin:\n        tokenhandler:\n          phantomToken:\n")
+		keys(s.Phantom)
+	}
+	fmt.Fprintf(&y, "  services:\n    upstream:\n      loadBalancer:\n        servers:\n          - url: %s\n", s.Upstream)
+	return y.String()
+}
+
+// hydraLoginForm starts a login at the agent and follows its authorization URL through Hydra to
+// the login app's form.
+func hydraLoginForm(t *testing.T, h *stack.Hydra, b *browser.Browser, agent string) visited {
+	t.Helper()
+	resp := b.Do(t, http.MethodPost, agent+"/login/start", "", nil)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("/login/start: %d %s", resp.Status, resp.Body)
+	}
+	authURL := resp.JSON(t)["authorizationRequestUrl"].(string)
+	if !strings.HasPrefix(authURL, h.AuthorizationEndpoint()+"?") {
+		t.Fatalf("authorization URL %s is not at Hydra's %s", authURL, h.AuthorizationEndpoint())
+	}
+	page := navigate(t, b.Jar, http.MethodGet, authURL, nil, "")
+	if page.status != http.StatusOK || !strings.HasPrefix(page.url, h.Options.LoginURL+"/login?") {
+		t.Fatalf("the authorization request led to %s (%d), not the login form", page.url, page.status)
+	}
+	return page
+}
+
+// hydraSubmitLogin posts the login form with demouser's right password and follows the redirects
+// (consent included) back to the SPA, whose URL carries an authorization code.
+func hydraSubmitLogin(t *testing.T, b *browser.Browser, form visited) visited {
+	t.Helper()
+	action, fields := loginForm(t, form)
+	fields.Set("username", "demouser")
+	fields.Set("password", "Password1")
+	page := navigate(t, b.Jar, http.MethodPost, action, fields, hydraSPA)
+	callback, err := url.Parse(page.url)
+	if err != nil || !strings.HasPrefix(page.url, hydraSPA+"?") || !strings.HasPrefix(callback.Query().Get("code"), "ory_ac_") {
+		t.Fatalf("the sign-in ended at %s (%d): %s", page.url, page.status, page.body)
+	}
+	return page
+}
+
+// hydraLoginEnd ends the login at the agent with the SPA's callback URL and returns /login/end's
+// answer and the CSRF header to send with data-changing requests.
+func hydraLoginEnd(t *testing.T, b *browser.Browser, agent string, callback visited) (*browser.Response, map[string]string) {
+	t.Helper()
+	resp := b.Do(t, http.MethodPost, agent+"/login/end", `{"pageUrl":"`+callback.url+`"}`, nil)
+	login := resp.JSON(t)
+	if resp.Status != http.StatusOK || login["isLoggedIn"] != true || login["handled"] != true {
+		t.Fatalf("/login/end: %d %s", resp.Status, resp.Body)
+	}
+	return resp, map[string]string{"X-Example-Csrf": login["csrf"].(string)}
+}
+
+// hydraSignIn signs demouser in through the agent and Hydra and returns the CSRF header.
+func hydraSignIn(t *testing.T, h *stack.Hydra, b *browser.Browser, agent string) map[string]string {
+	t.Helper()
+	_, csrf := hydraLoginEnd(t, b, agent, hydraSubmitLogin(t, b, hydraLoginForm(t, h, b, agent)))
+	return csrf
+}
+
+// hydraCipher decrypts the agent's cookies.
+func hydraCipher(t *testing.T) *cookiecrypt.Cipher {
+	t.Helper()
+	cipher, err := cookiecrypt.NewCipher(hydraKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cipher
+}
+
+// hydraBrowser is a browser of the SPA's origin whose requests go to Traefik with the API's Host.
+func hydraBrowser() *browser.Browser {
+	b := browser.New(hydraOrigin, nil)
+	b.Host = "api.example.localhost"
+	return b
 }
 
 // TestHydraWholeChainThroughTraefik runs the agent and bffToken in the real Traefik against Ory
@@ -107,27 +212,12 @@ func TestHydraWholeChainThroughTraefik(t *testing.T) {
 	base, traefik := realTraefik(t, hydraChainYAML(h, upstream.URL), "api.example.localhost", "/oauth-agent/claims")
 	t.Logf("Hydra and the login app answered after %v, Traefik after %v", hydraUp.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 	agent := base + "/oauth-agent"
-	cipher, err := cookiecrypt.NewCipher(hydraKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := browser.New(hydraOrigin, nil)
-	b.Host = "api.example.localhost"
+	cipher := hydraCipher(t)
+	b := hydraBrowser()
 
 	// Sign in: the agent's authorization URL, Hydra's redirect to the login app, a wrong password,
 	// the right one, consent, and back to the SPA with a code.
-	resp := b.Do(t, http.MethodPost, agent+"/login/start", "", nil)
-	if resp.Status != http.StatusOK {
-		t.Fatalf("/login/start: %d %s", resp.Status, resp.Body)
-	}
-	authURL := resp.JSON(t)["authorizationRequestUrl"].(string)
-	if !strings.HasPrefix(authURL, h.AuthorizationEndpoint()+"?") {
-		t.Fatalf("authorization URL %s is not at Hydra's %s", authURL, h.AuthorizationEndpoint())
-	}
-	page := navigate(t, b.Jar, http.MethodGet, authURL, nil, "")
-	if page.status != http.StatusOK || !strings.HasPrefix(page.url, h.Options.LoginURL+"/login?") {
-		t.Fatalf("the authorization request led to %s (%d), not the login form", page.url, page.status)
-	}
+	page := hydraLoginForm(t, h, b, agent)
 	action, fields := loginForm(t, page)
 	fields.Set("username", "demouser")
 	fields.Set("password", "Password2")
@@ -135,29 +225,18 @@ func TestHydraWholeChainThroughTraefik(t *testing.T) {
 	if page.status != http.StatusUnauthorized || !strings.Contains(page.body, "Invalid username or password") {
 		t.Fatalf("a wrong password: %d %s", page.status, page.body)
 	}
-	action, fields = loginForm(t, page)
-	if fields.Get("username") != "demouser" {
+	if _, fields = loginForm(t, page); fields.Get("username") != "demouser" {
 		t.Errorf("the form shown again lost the username: %v", fields)
 	}
-	fields.Set("password", "Password1")
-	page = navigate(t, b.Jar, http.MethodPost, action, fields, hydraSPA)
-	callback, err := url.Parse(page.url)
-	if err != nil || !strings.HasPrefix(page.url, hydraSPA+"?") || !strings.HasPrefix(callback.Query().Get("code"), "ory_ac_") {
-		t.Fatalf("the sign-in ended at %s (%d): %s", page.url, page.status, page.body)
-	}
+	page = hydraSubmitLogin(t, b, page)
 	var params []string
-	for name := range callback.Query() {
+	for name := range mustParse(t, page.url).Query() {
 		params = append(params, name)
 	}
 	sort.Strings(params)
 	t.Logf("sign-in: %d redirects from the form to the SPA, which gets %v", page.hops, params)
 
-	resp = b.Do(t, http.MethodPost, agent+"/login/end", `{"pageUrl":"`+page.url+`"}`, nil)
-	login := resp.JSON(t)
-	if resp.Status != http.StatusOK || login["isLoggedIn"] != true || login["handled"] != true {
-		t.Fatalf("/login/end: %d %s", resp.Status, resp.Body)
-	}
-	csrf := map[string]string{"X-Example-Csrf": login["csrf"].(string)}
+	resp, csrf := hydraLoginEnd(t, b, agent, page)
 	accessToken, refreshToken, idToken := cookieToken(t, b, cipher, agent, "example-at"), cookieToken(t, b, cipher, agent, "example-auth"), cookieToken(t, b, cipher, agent, "example-id")
 	if !strings.HasPrefix(accessToken, "ory_at_") || !strings.HasPrefix(refreshToken, "ory_rt_") || strings.Count(idToken, ".") != 2 {
 		t.Fatalf("tokens: access %.12q, refresh %.12q, ID %.12q", accessToken, refreshToken, idToken)

@@ -210,41 +210,61 @@ log:
 }
 
 func (h *Hydra) createClients(ctx context.Context) error {
-	o := h.Options
-	clients := []map[string]any{{
-		"client_id":                  HydraClientID,
-		"client_secret":              HydraClientSecret,
-		"client_name":                "Token handler demo SPA",
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
-		"scope":                      HydraClientScope,
-		"audience":                   []string{HydraAudience},
-		"redirect_uris":              []string{o.RedirectURI},
-		"post_logout_redirect_uris":  []string{o.PostLogoutRedirectURI},
-		"token_endpoint_auth_method": "client_secret_basic",
-	}, {
+	spa := h.SPAClient(HydraClientID)
+	spa["client_secret"] = HydraClientSecret
+	spa["token_endpoint_auth_method"] = "client_secret_basic"
+	gateway := map[string]any{
 		"client_id":                  HydraIntrospectionClientID,
 		"client_secret":              HydraIntrospectionClientSecret,
 		"client_name":                "API gateway",
 		"grant_types":                []string{"client_credentials"},
 		"token_endpoint_auth_method": "client_secret_basic",
-	}}
-	for _, client := range clients {
-		body, _ := json.Marshal(client)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.AdminURL+"/admin/clients", bytes.NewReader(body))
-		if err != nil {
+	}
+	for _, client := range []map[string]any{spa, gateway} {
+		if err := h.CreateClient(ctx, client); err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("creating the Hydra client %s: %w", client["client_id"], err)
-		}
-		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("creating the Hydra client %s: %s %s", client["client_id"], resp.Status, answer)
-		}
+	}
+	return nil
+}
+
+// SPAClient returns the registration of an agent's client with the given id, as spa-client is
+// registered but without client authentication (token_endpoint_auth_method and its secret or
+// keys are the caller's): code flow, refresh tokens, HydraClientScope, HydraAudience, and the
+// options' redirect URIs.
+func (h *Hydra) SPAClient(clientID string) map[string]any {
+	return map[string]any{
+		"client_id":                 clientID,
+		"client_name":               "Token handler demo SPA",
+		"grant_types":               []string{"authorization_code", "refresh_token"},
+		"response_types":            []string{"code"},
+		"scope":                     HydraClientScope,
+		"audience":                  []string{HydraAudience},
+		"redirect_uris":             []string{h.Options.RedirectURI},
+		"post_logout_redirect_uris": []string{h.Options.PostLogoutRedirectURI},
+	}
+}
+
+// CreateClient registers an OAuth2 client through Hydra's admin API (POST /admin/clients), for
+// example one with token_endpoint_auth_method private_key_jwt and its public keys in "jwks".
+func (h *Hydra) CreateClient(ctx context.Context, client map[string]any) error {
+	body, err := json.Marshal(client)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.AdminURL+"/admin/clients", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("creating the Hydra client %s: %w", client["client_id"], err)
+	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating the Hydra client %s: %s %s", client["client_id"], resp.Status, answer)
 	}
 	return nil
 }
