@@ -184,14 +184,24 @@ var (
 
 // runWrk loads one router and measures Traefik's CPU time over the run.
 func runWrk(base, host string, headers []string, pid int) (loadResult, error) {
-	args := []string{"-t", strconv.Itoa(loadThreads), "-c", strconv.Itoa(loadConnections), "-d", loadDuration.String(), "--latency", "-H", "Host: " + host}
-	args = append(args, headers...)
+	res, _, err := wrkRun(base, host, loadConnections, headers, nil, pid)
+	return res, err
+}
+
+// wrkRun is runWrk with a number of connections, arguments before the URL (headers, a script)
+// and arguments after it (the script's); it also returns wrk's output.
+func wrkRun(base, host string, connections int, extra, scriptArgs []string, pid int) (loadResult, []byte, error) {
+	args := []string{"-t", strconv.Itoa(loadThreads), "-c", strconv.Itoa(connections), "-d", loadDuration.String(), "--latency", "-H", "Host: " + host}
+	args = append(args, extra...)
 	args = append(args, base+"/api/data")
+	if len(scriptArgs) > 0 {
+		args = append(append(args, "--"), scriptArgs...)
+	}
 	cpuBefore := cpuSeconds(pid)
 	out, err := exec.Command("wrk", args...).CombinedOutput()
 	cpuAfter := cpuSeconds(pid)
 	if err != nil {
-		return loadResult{}, fmt.Errorf("wrk: %w\n%s", err, out)
+		return loadResult{}, out, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
 	var res loadResult
 	if m := wrkRPS.FindSubmatch(out); m != nil {
@@ -217,7 +227,7 @@ func runWrk(base, host string, headers []string, pid int) (loadResult, error) {
 	if res.rps > 0 {
 		res.cpuPerRequest = (cpuAfter - cpuBefore) / (res.rps * loadDuration.Seconds()) * 1e6
 	}
-	return res, nil
+	return res, out, nil
 }
 
 // cpuSeconds is a process's user+system CPU time, from /proc/<pid>/stat.

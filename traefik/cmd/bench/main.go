@@ -1,7 +1,8 @@
 // Command bench measures the token handler and rewrites docs/benchmarks.md: the per-request cost
 // of the hot paths compiled and under Yaegi (go test -bench), the introspection calls made by
-// concurrent first requests, the heap of a full cache, and load runs through the real Traefik.
-// Run it with `make bench` from the repository root.
+// concurrent first requests, the heap of a full cache, load runs through the real Traefik, and
+// phantomToken under a flood of random tokens. Run it with `make bench` from the repository root;
+// `go run ./cmd/bench -flood-only` (in traefik/) runs only the flood and prints its section.
 package main
 
 import (
@@ -30,8 +31,18 @@ func main() {
 	skipLoad := flag.Bool("skip-load", false, "skip the load runs through the real Traefik")
 	flag.DurationVar(&loadDuration, "load-duration", loadDuration, "duration of each wrk run")
 	flag.IntVar(&loadRounds, "load-rounds", loadRounds, "rounds over the routers (the median is reported)")
+	floodOnly := flag.Bool("flood-only", false, "run only the flood of random tokens through the real Traefik and print its section to standard output; nothing is written")
 	flag.Parse()
 	root := stack.RepoRoot()
+	if *floodOnly {
+		report := &bytes.Buffer{}
+		if err := floodRuns(root, report); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		fmt.Print(report.String())
+		return
+	}
 	if err := run(root, filepath.Join(root, *out), *count, *skipLoad); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -69,6 +80,10 @@ func run(root, out string, count int, skipLoad bool) error {
 			return err
 		}
 		fmt.Fprintf(report, "\n![Throughput relative to no middleware](benchmarks.svg)\n")
+		log("flood: random tokens through phantomToken, before and after")
+		if err := floodRuns(root, report); err != nil {
+			return err
+		}
 		log("soak: 1,000 sessions for 60 s")
 		if err := soakRun(root, report); err != nil {
 			return err
