@@ -26,7 +26,7 @@ import (
 // every configuration reload, and a reload must not forget an exchange.
 type refreshes struct {
 	reuseWindow time.Duration
-	flights     flight.Group
+	flights     *flight.Group
 
 	mu    sync.Mutex
 	kept  map[[32]byte]*keptRefresh
@@ -67,7 +67,7 @@ func sharedRefreshes(key string, reuseWindow time.Duration) *refreshes {
 	defer refreshSetsMu.Unlock()
 	s, ok := refreshSets[key]
 	if !ok {
-		s = &refreshes{reuseWindow: reuseWindow, kept: make(map[[32]byte]*keptRefresh)}
+		s = &refreshes{reuseWindow: reuseWindow, flights: flight.NewGroup(), kept: make(map[[32]byte]*keptRefresh)}
 		refreshSets[key] = s
 	}
 	return s

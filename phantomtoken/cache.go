@@ -40,7 +40,7 @@ type cache struct {
 	seq     uint64
 	max     int
 
-	flights flight.Group
+	flights *flight.Group
 
 	// inactive, when not nil, remembers tokens the server called inactive, for inactiveTTL, in
 	// a bounded set of its own (contract §6.7): a flood of random tokens then neither evicts
@@ -57,6 +57,7 @@ type cache struct {
 func newCache(max int) *cache {
 	return &cache{
 		entries: make(map[tokenKey]*entry),
+		flights: flight.NewGroup(),
 		max:     max,
 		now:     time.Now,
 	}

@@ -9,11 +9,16 @@ package flight
 
 import "sync"
 
-// Group is a set of calls in flight, by key. The zero value is ready to use.
+// Group is a set of calls in flight, by key. Hold it by pointer (NewGroup): under Yaegi v0.16.1,
+// calling a method of a struct-valued field of another package copies the struct, and with it
+// the mutex (seen by the race detector).
 type Group struct {
 	mu    sync.Mutex
 	calls map[string]*call
 }
+
+// NewGroup returns an empty group.
+func NewGroup() *Group { return &Group{calls: make(map[string]*call)} }
 
 type call struct {
 	done   chan struct{}
@@ -39,9 +44,6 @@ func (g *Group) Do(key string, lookup func() (interface{}, bool), fn func() inte
 		return c.result
 	}
 	c := &call{done: make(chan struct{}), result: failed}
-	if g.calls == nil {
-		g.calls = make(map[string]*call)
-	}
 	g.calls[key] = c
 	g.mu.Unlock()
 

@@ -9,7 +9,7 @@ import (
 // TestConcurrentCallersShareOneCall: 50 callers of one key while the call is in flight make one
 // call and all get its result; a lookup that has the answer makes no call.
 func TestConcurrentCallersShareOneCall(t *testing.T) {
-	var g Group
+	g := NewGroup()
 	var calls, stored int32
 	release := make(chan struct{})
 	started := make(chan struct{})
