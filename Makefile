@@ -14,9 +14,11 @@ STATICCHECK = $(GO) run -mod=mod honnef.co/go/tools/cmd/staticcheck@$(STATICCHEC
 .PHONY: demo screenshots test test-unit test-fuzz test-traefik bench traefik hydra clean
 
 ## demo: start the whole demo system on 127.0.0.1 (Traefik with the plugin, the authorization
-## server, the API and the SPA's web host); Ctrl-C stops it.
-demo: $(TRAEFIK)
-	cd traefik && $(GO) run ./cmd/demo
+## server, the API and the SPA's web host); Ctrl-C stops it. AUTH_SERVER=hydra runs it against
+## Ory Hydra (built into bin/ first) instead of oidc-provider.
+AUTH_SERVER ?= oidc-provider
+demo: $(TRAEFIK) $(if $(filter hydra,$(AUTH_SERVER)),$(HYDRA))
+	cd traefik && $(GO) run ./cmd/demo -auth-server '$(AUTH_SERVER)'
 
 ## test: every test: unit (compiled, -race), fuzzing for a bounded time, Yaegi, config decoding,
 ## the real Traefik and the end-to-end runs.

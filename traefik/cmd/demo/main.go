@@ -1,10 +1,14 @@
 // Command demo starts the whole demo system on loopback (the README's first command, make demo):
 // the authorization server, the example API, the SPA's web host and Traefik with the token
 // handler plugin, and stops them all on Ctrl-C.
+//
+// The authorization server is oidc-provider, or Ory Hydra with -auth-server hydra (make demo
+// AUTH_SERVER=hydra); the flag's default is $AUTH_SERVER, else oidc-provider.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +19,17 @@ import (
 )
 
 func main() {
+	authServer := os.Getenv("AUTH_SERVER")
+	if authServer == "" {
+		authServer = stack.AuthServerOIDCProvider
+	}
+	flag.StringVar(&authServer, "auth-server", authServer,
+		"the authorization server: "+stack.AuthServerOIDCProvider+" or "+stack.AuthServerHydra+" (default $AUTH_SERVER, else "+stack.AuthServerOIDCProvider+")")
+	flag.Parse()
+	if authServer != stack.AuthServerOIDCProvider && authServer != stack.AuthServerHydra {
+		fmt.Fprintf(os.Stderr, "demo: unknown authorization server %q: use %s or %s\n", authServer, stack.AuthServerOIDCProvider, stack.AuthServerHydra)
+		os.Exit(2)
+	}
 	root := stack.RepoRoot()
 	work := filepath.Join(root, "tmp", "demo")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -24,16 +39,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Println("Starting the demo: authorization server, API, web host and Traefik (the first run builds Traefik and installs npm packages)...")
-	demo, err := stack.StartDemo(ctx, stack.DemoOptions{
+	o := stack.DemoOptions{
 		Root:           root,
 		WorkDir:        work,
+		AuthServer:     authServer,
 		TraefikAddr:    stack.DemoTraefikAddr,
 		AuthServerAddr: stack.DemoAuthServerAddr,
 		APIAddr:        stack.DemoAPIAddr,
 		WebHostAddr:    stack.DemoWebHostAddr,
 		Echo:           os.Stdout,
-	})
+	}
+	if authServer == stack.AuthServerHydra {
+		o.HydraAdminAddr, o.HydraLoginAddr = stack.DemoHydraAdminAddr, stack.DemoHydraLoginAddr
+		fmt.Println("Starting the demo against Ory Hydra: Hydra and its login app, API, web host and Traefik (the first run builds Traefik and Hydra)...")
+	} else {
+		fmt.Println("Starting the demo: authorization server, API, web host and Traefik (the first run builds Traefik and installs npm packages)...")
+	}
+	demo, err := stack.StartDemo(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -46,11 +68,20 @@ The demo is running.
 
   Agent     http://api.example.localhost:8080/oauth-agent
   API       http://api.example.localhost:8080/api/data
-  Login     http://login.example.localhost:8080/.well-known/openid-configuration
-
+  Login     http://login.example.localhost:8080/.well-known/openid-configuration   (%s)
+%s
 Press Ctrl-C to stop every process.
-`)
+`, authServer, hydraNote(authServer))
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	demo.Stop()
+}
+
+// hydraNote is what the Hydra demo adds to the banner: where the gateway's keys are.
+func hydraNote(authServer string) string {
+	if authServer != stack.AuthServerHydra {
+		return ""
+	}
+	return "  Keys      http://api.example.localhost:8080" + stack.DemoGatewayJWKSPath +
+		"   (phantomToken mints the API's JWTs: Hydra introspects to plain JSON)\n"
 }
