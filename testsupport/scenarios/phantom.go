@@ -265,6 +265,17 @@ func PhantomMinted(t *testing.T, build requestcases.Builder) {
 	if rec := callWithToken(h, "jsonexpstring"); rec.Code != http.StatusBadGateway {
 		t.Fatalf("an exp that is a string: %d, want 502", rec.Code)
 	}
+	// Odd but valid members are minted as they are: a scope given as an array (and checked as
+	// one), a sub of 64 KiB.
+	scoped := mustBuild(t, build, phantomConfig(f, map[string]interface{}{
+		"signingKeyFile": fakeas.WritePEM(t, key, fakeas.PEMSEC1), "mintedIssuer": "https://gateway.example.com", "requiredScopes": "read",
+	}))
+	if rec := callWithToken(scoped, "jsonscopearray"); rec.Code != http.StatusOK {
+		t.Fatalf("a scope array with the required scope: %d, want 200", rec.Code)
+	}
+	if rec := callWithToken(h, "jsonhugesub"); rec.Code != http.StatusOK || len(rec.Header().Get("X-Upstream-Authorization")) < 64*1024 {
+		t.Fatalf("a 64 KiB sub: %d with an upstream token of %d bytes", rec.Code, len(rec.Header().Get("X-Upstream-Authorization")))
+	}
 	post := httptest.NewRecorder()
 	h.ServeHTTP(post, httptest.NewRequest(http.MethodPost, "http://api.example.com/.well-known/gateway-jwks", strings.NewReader("x")))
 	if post.Code != http.StatusMethodNotAllowed || post.Header().Get("Content-Type") != "application/json" {
