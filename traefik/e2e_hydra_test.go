@@ -45,17 +45,9 @@ func TestEndToEndAgainstHydraInChromium(t *testing.T) {
 	if !strings.HasPrefix(location, demo.URL("login.example.localhost", "/login?login_challenge=")) {
 		t.Fatalf("the login form is at %s, want the login app through Traefik", location)
 	}
-	run(t, tab, "a wrong password",
-		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
-		chromedp.SendKeys("#password", "wrong-password", chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID),
-		chromedp.WaitVisible("#login-error", chromedp.ByID))
-	run(t, tab, "the right password",
-		chromedp.WaitVisible("#password", chromedp.ByID),
-		chromedp.Evaluate(`document.getElementById('username').value = ''; document.getElementById('password').value = ''`, nil),
-		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
-		chromedp.SendKeys("#password", "Password1", chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID))
+	submitLogin(t, tab, "a wrong password", "wrong-password")
+	run(t, tab, "the login error", chromedp.WaitVisible("#login-error", chromedp.ByID))
+	submitLogin(t, tab, "the right password", "Password1")
 	waitStatus(t, tab, "signed-in")
 	run(t, tab, "back on the SPA", chromedp.Location(&location))
 	if location != spa {

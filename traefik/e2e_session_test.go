@@ -35,11 +35,8 @@ func TestEndToEndSessionsInChromium(t *testing.T) {
 	spa := demo.URL("www.example.localhost", "/")
 	run(t, tab1, "open the SPA", chromedp.Navigate(spa))
 	waitStatus(t, tab1, "signed-out")
-	run(t, tab1, "sign in", chromedp.Click("#sign-in", chromedp.ByID),
-		chromedp.WaitVisible("#username", chromedp.ByID),
-		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
-		chromedp.SendKeys("#password", "Password1", chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID))
+	run(t, tab1, "sign in", chromedp.Click("#sign-in", chromedp.ByID))
+	submitLogin(t, tab1, "the password", "Password1")
 	waitStatus(t, tab1, "signed-in")
 	getData(t, tab1)
 

@@ -30,22 +30,14 @@ func TestEndToEndInChromium(t *testing.T) {
 
 	run(t, tab1, "sign in", chromedp.Click("#sign-in", chromedp.ByID))
 	run(t, tab1, "the login form", chromedp.WaitVisible("#username", chromedp.ByID))
-	run(t, tab1, "a wrong password",
-		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
-		chromedp.SendKeys("#password", "wrong-password", chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID),
-		chromedp.WaitVisible("#login-error", chromedp.ByID))
+	submitLogin(t, tab1, "a wrong password", "wrong-password")
+	run(t, tab1, "the login error", chromedp.WaitVisible("#login-error", chromedp.ByID))
 	var location string
 	run(t, tab1, "still on the login page", chromedp.Location(&location))
 	if !strings.HasPrefix(location, demo.URL("login.example.localhost", "/")) {
 		t.Fatalf("after a wrong password the browser is at %s", location)
 	}
-	run(t, tab1, "the right password",
-		chromedp.WaitVisible("#password", chromedp.ByID),
-		chromedp.Evaluate(`document.getElementById('username').value = ''; document.getElementById('password').value = ''`, nil),
-		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
-		chromedp.SendKeys("#password", "Password1", chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID))
+	submitLogin(t, tab1, "the right password", "Password1")
 	waitStatus(t, tab1, "signed-in")
 	run(t, tab1, "back on the SPA without the code in the address bar", chromedp.Location(&location))
 	if location != spa {
@@ -151,6 +143,18 @@ func startDemoInChromium(t *testing.T, o stack.DemoOptions, browserOptions ...ch
 	t.Cleanup(cancelTab)
 	openTab(t, tab)
 	return demo, tab
+}
+
+// submitLogin fills the login form (#username, #password, #login: oidc-provider's and
+// example/hydralogin's) with demouser and password, and submits it.
+func submitLogin(t *testing.T, tab context.Context, what, password string) {
+	t.Helper()
+	run(t, tab, what,
+		chromedp.WaitVisible("#password", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('username').value = ''; document.getElementById('password').value = ''`, nil),
+		chromedp.SendKeys("#username", "demouser", chromedp.ByID),
+		chromedp.SendKeys("#password", password, chromedp.ByID),
+		chromedp.Click("#login", chromedp.ByID))
 }
 
 // openTab starts the browser or tab of ctx. It runs on ctx itself: a step's shorter-lived context

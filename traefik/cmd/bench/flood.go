@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,16 +121,11 @@ func floodRuns(root string, w *bytes.Buffer) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return fmt.Errorf("wrk is needed for the flood (apt-get install wrk): %w", err)
 	}
-	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"message":"Success response from the Business API"}`))
-	})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	upstreamAddr, stopUpstream, err := startUpstream()
 	if err != nil {
 		return err
 	}
-	go func() { _ = upstream.Serve(l) }()
-	defer upstream.Close()
+	defer stopUpstream()
 
 	tc := &testingCleanup{}
 	defer tc.run()
@@ -153,7 +146,7 @@ func floodRuns(root string, w *bytes.Buffer) error {
 	}
 	dyn.WriteString("  middlewares:\n")
 	dyn.WriteString(mws.String())
-	fmt.Fprintf(&dyn, "  services:\n    upstream:\n      loadBalancer:\n        servers:\n          - url: http://%s\n", l.Addr())
+	fmt.Fprintf(&dyn, "  services:\n    upstream:\n      loadBalancer:\n        servers:\n          - url: http://%s\n", upstreamAddr)
 
 	work, err := os.MkdirTemp("", "tokenhandler-flood-")
 	if err != nil {

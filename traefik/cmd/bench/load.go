@@ -53,20 +53,30 @@ type loadResult struct {
 	non2xx                       int
 }
 
-func loadRuns(root string, w *bytes.Buffer) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return fmt.Errorf("wrk is needed for the load runs (apt-get install wrk): %w", err)
-	}
+// startUpstream serves the API's stand-in on a free loopback port: a small JSON answer, as the
+// example API gives.
+func startUpstream() (addr string, stop func(), err error) {
 	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"message":"Success response from the Business API"}`))
 	})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	go func() { _ = upstream.Serve(l) }()
-	defer upstream.Close()
+	return l.Addr().String(), func() { upstream.Close() }, nil
+}
+
+func loadRuns(root string, w *bytes.Buffer) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk is needed for the load runs (apt-get install wrk): %w", err)
+	}
+	upstreamAddr, stopUpstream, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer stopUpstream()
 
 	tc := &testingCleanup{}
 	defer tc.run()
@@ -80,7 +90,7 @@ func loadRuns(root string, w *bytes.Buffer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	dynFile, err := stack.WriteDynamic(work, benchDynamic("http://"+l.Addr().String(), introspection.URL()))
+	dynFile, err := stack.WriteDynamic(work, benchDynamic("http://"+upstreamAddr, introspection.URL()))
 	if err != nil {
 		return err
 	}
