@@ -202,8 +202,8 @@ type settings struct {
 	endpoints  endpoints // the configured ones; discovery fills in the others
 	clientID   string
 	clientAuth *backchannel.ClientAuth
-	// assertionAudienceToken sends the token endpoint's URL as the aud of every assertion.
-	assertionAudienceToken      bool
+	// assertionAudience is clientAssertionAudience: endpoint, token or issuer.
+	assertionAudience           string
 	redirectURI                 string
 	postLogoutRedirectURI       string
 	scope                       string
@@ -235,18 +235,12 @@ func checkConfig(cfg *Config) (settings, error) {
 		par:           errs.URL("pushedAuthorizationRequestEndpoint", cfg.PushedAuthorizationRequestEndpoint, false),
 	}
 	s.clientID = cfg.ClientID
-	audience := ""
-	switch errs.OneOf("clientAssertionAudience", cfg.ClientAssertionAudience, []string{"endpoint", "token", "issuer"}) {
-	case "issuer":
-		audience = s.issuer
-	case "token":
-		s.assertionAudienceToken = true
-	}
+	s.assertionAudience = errs.OneOf("clientAssertionAudience", cfg.ClientAssertionAudience, []string{"endpoint", "token", "issuer"})
 	clientAuth, _ := errs.ClientAuth(config.ClientCredentials{
 		ClientID: cfg.ClientID, Method: cfg.ClientAuthMethod,
 		Secret: cfg.ClientSecret, SecretFile: cfg.ClientSecretFile,
 		PrivateKey: cfg.ClientPrivateKey, PrivateKeyFile: cfg.ClientPrivateKeyFile,
-		KeyID: cfg.ClientKeyID, AssertionAlg: cfg.ClientAssertionAlg, AssertionAudience: audience,
+		KeyID: cfg.ClientKeyID, AssertionAlg: cfg.ClientAssertionAlg,
 	})
 	s.clientAuth = clientAuth
 	s.redirectURI = errs.URL("redirectUri", cfg.RedirectURI, true)

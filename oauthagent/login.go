@@ -147,7 +147,7 @@ func (a *Agent) pushAuthorizationRequest(e endpoints, params url.Values) (string
 	}
 	resp, err := a.provider.client.Do(backchannel.Request{
 		Method: http.MethodPost, URL: e.par, Form: form, Accept: "application/json",
-		ClientAuth: a.clientAuth, AssertionAudience: a.assertionAudience(e),
+		ClientAuth: a.clientAuth, AssertionAudience: a.assertionAudienceFor(e),
 	})
 	if err != nil {
 		return "", serverFailure("PAR: the pushed authorization request endpoint " + err.Error())
@@ -338,7 +338,7 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 	form.Set("code", code)
 	form.Set("redirect_uri", a.redirectURI)
 	form.Set("code_verifier", login.CodeVerifier)
-	tokens, f := a.callTokenEndpoint(e.token, form, "code exchange")
+	tokens, f := a.callTokenEndpoint(e, form, "code exchange")
 	if f != nil {
 		return f
 	}

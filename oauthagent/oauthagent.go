@@ -59,8 +59,8 @@ type Agent struct {
 	revokeOnLogout        bool
 	// pushedAuthorizationRequests is parAuto, parAlways or parNever.
 	pushedAuthorizationRequests string
-	// assertionAudienceToken sends the token endpoint's URL as the aud of every assertion.
-	assertionAudienceToken bool
+	// assertionAudience is clientAssertionAudience: endpoint, token or issuer.
+	assertionAudience string
 }
 
 // New checks the configuration and builds the agent. It never touches the network.
@@ -90,7 +90,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		refreshes:                   sharedRefreshes(s.issuer+"|"+s.clientID+"|"+s.refreshReuse.String(), s.refreshReuse),
 		revokeOnLogout:              s.revokeOnLogout,
 		pushedAuthorizationRequests: s.pushedAuthorizationRequests,
-		assertionAudienceToken:      s.assertionAudienceToken,
+		assertionAudience:           s.assertionAudience,
 	}
 	return a, nil
 }

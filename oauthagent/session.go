@@ -93,7 +93,7 @@ func (a *Agent) exchangeRefreshToken(refreshToken string) (tokenResponse, *failu
 	form := url.Values{}
 	form.Set("grant_type", "refresh_token")
 	form.Set("refresh_token", refreshToken)
-	tokens, f := a.callTokenEndpoint(e.token, form, "refresh")
+	tokens, f := a.callTokenEndpoint(e, form, "refresh")
 	if f != nil {
 		return tokens, f
 	}
@@ -153,11 +153,15 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	return nil
 }
 
-// assertionAudience is the aud of the client assertions of a call to e's endpoints: the token
-// endpoint's URL with clientAssertionAudience: token, else that of the endpoint called ("").
-func (a *Agent) assertionAudience(e endpoints) string {
-	if a.assertionAudienceToken {
+// assertionAudienceFor is the aud of the client assertions of a call to e's endpoints, as
+// clientAssertionAudience says: the token endpoint's URL, the issuer, or "" for the URL of the
+// endpoint called.
+func (a *Agent) assertionAudienceFor(e endpoints) string {
+	switch a.assertionAudience {
+	case "token":
 		return e.token
+	case "issuer":
+		return a.issuer
 	}
 	return ""
 }
@@ -174,7 +178,7 @@ func (a *Agent) revoke(r *http.Request, e endpoints, c cookies.Cookie, hint stri
 		URL:               e.revocation,
 		Form:              url.Values{"token": {token}, "token_type_hint": {hint}},
 		ClientAuth:        a.clientAuth,
-		AssertionAudience: a.assertionAudience(e),
+		AssertionAudience: a.assertionAudienceFor(e),
 	})
 	switch {
 	case err != nil:

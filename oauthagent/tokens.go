@@ -42,10 +42,11 @@ type tokenResponse struct {
 // answer with invalid_grant to a refresh means the session is over; any other 4xx is the
 // server refusing us (400 authorization_error); a 5xx, a network failure, a timeout or an answer
 // that is not a token response is the server failing (502).
-func (a *Agent) callTokenEndpoint(tokenEndpoint string, form url.Values, grant string) (tokenResponse, *failure) {
+func (a *Agent) callTokenEndpoint(e endpoints, form url.Values, grant string) (tokenResponse, *failure) {
 	var tokens tokenResponse
 	resp, err := a.provider.client.Do(backchannel.Request{
-		Method: http.MethodPost, URL: tokenEndpoint, Form: form, Accept: "application/json", ClientAuth: a.clientAuth,
+		Method: http.MethodPost, URL: e.token, Form: form, Accept: "application/json",
+		ClientAuth: a.clientAuth, AssertionAudience: a.assertionAudienceFor(e),
 	})
 	if err != nil {
 		return tokens, serverFailure(grant + ": the token endpoint " + err.Error())

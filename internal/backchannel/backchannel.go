@@ -77,8 +77,8 @@ type Request struct {
 	Bearer string
 	// ClientAuth, when not nil, authenticates the client (token and introspection calls).
 	ClientAuth *ClientAuth
-	// AssertionAudience, when set, is the aud of a private_key_jwt assertion instead of URL
-	// (servers such as Ory Hydra want the token endpoint's URL at every endpoint).
+	// AssertionAudience, when set, is the aud of a private_key_jwt assertion instead of URL (the
+	// issuer, or the token endpoint's URL at every endpoint, as Ory Hydra wants).
 	AssertionAudience string
 }
 

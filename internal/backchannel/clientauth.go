@@ -36,7 +36,6 @@ type ClientAuth struct {
 	clientSecret string
 	basic        string // the Authorization value of client_secret_basic, built once
 	key          *jwt.SigningKey
-	audience     string // the aud of assertions; empty: the URL of the endpoint called
 }
 
 // NewClientAuth returns a client secret authentication (client_secret_basic or
@@ -54,14 +53,13 @@ func NewClientAuth(method, clientID, clientSecret string) *ClientAuth {
 
 // NewPrivateKeyAuth returns the private_key_jwt authentication of clientID (RFC 7523, OpenID
 // Connect Core §9): every call gets a new assertion signed with key, with iss = sub = clientID,
-// aud = audience, or the URL of the endpoint called when audience is empty, a random jti, iat now
-// and exp 60 s later. No secret is sent.
-func NewPrivateKeyAuth(clientID string, key *jwt.SigningKey, audience string) *ClientAuth {
-	return &ClientAuth{method: PrivateKeyJWT, clientID: clientID, key: key, audience: audience}
+// aud = the call's Request.AssertionAudience or URL, a random jti, iat now and exp 60 s later.
+// No secret is sent.
+func NewPrivateKeyAuth(clientID string, key *jwt.SigningKey) *ClientAuth {
+	return &ClientAuth{method: PrivateKeyJWT, clientID: clientID, key: key}
 }
 
-// addToForm adds what the method puts in the body of a call; audience is the aud of an assertion
-// unless the authentication has its own.
+// addToForm adds what the method puts in the body of a call; audience is the aud of an assertion.
 func (a *ClientAuth) addToForm(form url.Values, audience string) error {
 	switch a.method {
 	case ClientSecretPost:
@@ -85,11 +83,8 @@ func (a *ClientAuth) addToHeader(h http.Header) {
 	}
 }
 
-// assertion makes a new client assertion with aud audience, or the authentication's own.
+// assertion makes a new client assertion with aud audience.
 func (a *ClientAuth) assertion(audience string) (string, error) {
-	if a.audience != "" {
-		audience = a.audience
-	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return "", fmt.Errorf("reading random bytes: %w", err)

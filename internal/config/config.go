@@ -349,8 +349,6 @@ type ClientCredentials struct {
 	PrivateKey, PrivateKeyFile string // clientPrivateKey, clientPrivateKeyFile
 	KeyID                      string // clientKeyId
 	AssertionAlg               string // clientAssertionAlg
-	// AssertionAudience is the aud of private_key_jwt assertions; empty: the endpoint called.
-	AssertionAudience string
 }
 
 // ClientAuth checks a client's authentication keys and returns the authentication, and the
@@ -375,7 +373,7 @@ func (e *Errors) ClientAuth(c ClientCredentials) (*backchannel.ClientAuth, strin
 	if key == nil {
 		return nil, ""
 	}
-	return backchannel.NewPrivateKeyAuth(c.ClientID, key, c.AssertionAudience), pemText
+	return backchannel.NewPrivateKeyAuth(c.ClientID, key), pemText
 }
 
 // SigningKeyKeys name the keys of a signing key setting: Key (and Key+"File") for the PEM, Alg
