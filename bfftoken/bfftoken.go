@@ -11,7 +11,8 @@
 //     case-sensitively, so that `post` and `PROPFIND` are unsafe too), the Origin header must be
 //     present and be one of trustedWebOrigins.
 //  4. For an unsafe method, the `<prefix>-csrf` cookie must decrypt to the value of the
-//     `x-<prefix>-csrf` header.
+//     `x-<prefix>-csrf` header; with agentApi: v2, the `token-handler-version` header must be
+//     there instead (Curity's v2 API has no CSRF token).
 //  5. The `<prefix>-at` cookie must be present and decrypt.
 //  6. The request goes upstream with `Authorization: Bearer <access token>`, replacing any other,
 //     and, with removeCookieHeaders, without its Cookie and CSRF headers.
@@ -58,6 +59,9 @@ type Middleware struct {
 	exposeValue         []string            // nil when no headers are exposed
 	allowTokens         bool
 	removeCookieHeaders bool
+	// v2 is agentApi: v2: unsafe methods need the token-handler-version header instead of the
+	// CSRF double submit.
+	v2 bool
 }
 
 // New checks the configuration and builds the middleware. It never touches the network.
@@ -79,6 +83,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		allowOrigin:         make(map[string][]string, len(s.origins)),
 		allowTokens:         s.allowTokens,
 		removeCookieHeaders: s.removeCookieHeaders,
+		v2:                  s.v2,
 	}
 	for origin := range s.origins {
 		m.allowOrigin[origin] = []string{origin}
@@ -154,7 +159,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refusedUnsafe checks a request with an unsafe method: a trusted Origin, with CORS or without,
-// and the CSRF header against the CSRF cookie. It answers a rejection itself and reports whether
+// and the CSRF header against the CSRF cookie (with agentApi: v2, the token-handler-version
+// header instead). It answers a rejection itself and reports whether
 // it did. It is its own function because Yaegi allocates every slot of a function on each call:
 // kept out of ServeHTTP, its variables cost GETs nothing (and it is written without negations,
 // each of which is a slot). It tries cookies.Open first and leaves every other case, and the
@@ -163,6 +169,9 @@ func (m *Middleware) refusedUnsafe(w http.ResponseWriter, r *http.Request, origi
 	if allowOrigin == nil {
 		m.reject(w, r, origin, originProblem(origin))
 		return true
+	}
+	if m.v2 {
+		return m.versionHeaderRefused(w, r, origin)
 	}
 	header := r.Header[m.csrfHeader]
 	if len(header) == 1 && header[0] != "" &&
@@ -176,6 +185,16 @@ func (m *Middleware) refusedUnsafe(w http.ResponseWriter, r *http.Request, origi
 // that says what is wrong.
 func (m *Middleware) csrfRefused(w http.ResponseWriter, r *http.Request, origin string) bool {
 	if err := m.cookies.CheckCSRF(r); err != nil {
+		m.reject(w, r, origin, err.Error())
+		return true
+	}
+	return false
+}
+
+// versionHeaderRefused is v2's CSRF check: the custom header that only a preflighted request
+// can carry.
+func (m *Middleware) versionHeaderRefused(w http.ResponseWriter, r *http.Request, origin string) bool {
+	if err := cookies.CheckVersionHeader(r); err != nil {
 		m.reject(w, r, origin, err.Error())
 		return true
 	}

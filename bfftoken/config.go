@@ -1,6 +1,8 @@
 package bfftoken
 
 import (
+	"strings"
+
 	"github.com/tokenhandler/traefik-token-handler/internal/config"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
 	"github.com/tokenhandler/traefik-token-handler/internal/cookies"
@@ -17,6 +19,13 @@ type Config struct {
 	// `x-<prefix>-csrf`. It must match the OAuth Agent's cookieNamePrefix. At most 64 letters,
 	// digits, '-', '_' or '.'.
 	CookieNamePrefix string
+
+	// AgentAPI (default v1) must be the OAuth Agent's agentApi. With v1, requests with an unsafe
+	// method need the x-<prefix>-csrf header to match the <prefix>-csrf cookie (double submit);
+	// with v2, which has no CSRF token, they need a non-empty token-handler-version header
+	// instead, which a cross-site page cannot send without passing the CORS preflight. The Origin
+	// checks and every answer are the same in both.
+	AgentAPI string
 
 	// CookieProfile (default curity) must be the OAuth Agent's cookieProfile: with host, only the
 	// __Host-<prefix>-at and __Host-<prefix>-csrf cookies are read, which no other host of the
@@ -97,6 +106,7 @@ type settings struct {
 	exposeHeaders       []string
 	allowTokens         bool
 	removeCookieHeaders bool
+	v2                  bool
 	level               logger.Level
 }
 
@@ -114,6 +124,10 @@ func checkConfig(cfg *Config) (settings, error) {
 		exposeHeaders:       config.List(cfg.CorsExposeHeaders),
 		allowTokens:         cfg.AllowTokens,
 		removeCookieHeaders: config.BoolOr(cfg.RemoveCookieHeaders, true),
+		v2:                  errs.OneOf("agentApi", cfg.AgentAPI, config.AgentAPIs) == config.AgentAPIV2,
+	}
+	if allowHeaders := config.List(cfg.CorsAllowHeaders); s.v2 && len(allowHeaders) > 0 && !containsFold(allowHeaders, cookies.VersionHeader) {
+		errs.Add("corsAllowHeaders", "must include token-handler-version with agentApi: v2, or the SPA's unsafe requests fail their preflight")
 	}
 	origins, policy := errs.TrustedWebOrigins(cfg.TrustedWebOrigins, config.BoolOr(cfg.CorsEnabled, true), cors.Options{
 		AllowMethods:  config.ListOr(cfg.CorsAllowMethods, defaultAllowMethods),
@@ -125,4 +139,13 @@ func checkConfig(cfg *Config) (settings, error) {
 	s.cors = policy
 	s.level = errs.LogLevel(cfg.LogLevel)
 	return s, errs.Err()
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -108,6 +108,13 @@ type Config struct {
 	// go to the next handler.
 	PathPrefix string
 
+	// AgentAPI (default v1) is the API the agent speaks to the SPA: v1 is Curity's v1 OAuth Agent
+	// API (JSON bodies, camelCase answers, a CSRF token); v2 is the API of Curity's current token
+	// handler, which its browser library @curity/token-handler-js-assistant speaks (form bodies,
+	// snake_case answers, GET /session, the token-handler-version header instead of a CSRF token,
+	// no /userInfo or /claims). bffToken must be set to the same API. The cookies are the same.
+	AgentAPI string
+
 	// CookieNamePrefix (required) names the cookies (<prefix>-at, -auth, -id, -csrf, -login) and
 	// the CSRF header x-<prefix>-csrf. bffToken must use the same prefix.
 	CookieNamePrefix string
@@ -208,6 +215,7 @@ type settings struct {
 	postLogoutRedirectURI       string
 	scope                       string
 	pathPrefix                  string
+	agentAPI                    string
 	cookies                     cookies.Options
 	origins                     map[string]bool
 	cors                        *cors.Policy
@@ -256,6 +264,7 @@ func checkConfig(cfg *Config) (settings, error) {
 	if !validPath(s.pathPrefix) {
 		errs.Add("pathPrefix", "must be a path starting with / (without ; , spaces, ? or #), got %q", cfg.PathPrefix)
 	}
+	s.agentAPI = errs.OneOf("agentApi", cfg.AgentAPI, config.AgentAPIs)
 	s.cookies = cookies.Options{
 		Prefix:    cfg.CookieNamePrefix,
 		Profile:   errs.OneOf("cookieProfile", cfg.CookieProfile, cookies.Profiles),
@@ -264,6 +273,8 @@ func checkConfig(cfg *Config) (settings, error) {
 		Domain:    cfg.CookieDomain,
 		Secure:    config.BoolOr(cfg.CookieSecure, true),
 		MaxChunks: errs.Int("maxCookieChunks", cfg.MaxCookieChunks, cookies.DefaultMaxChunks, 1, cookies.MaxReadChunks),
+
+		AccessTokenExpiry: s.agentAPI == config.AgentAPIV2,
 	}
 	if s.cookies.Profile == cookies.ProfileHost && s.cookies.Domain != "" {
 		errs.Add("cookieDomain", "must not be set with cookieProfile: host, whose cookies are host-only")

@@ -47,8 +47,8 @@ var protectedParams = map[string]bool{
 	"request": true, "request_uri": true,
 }
 
-// startLogin answers POST /login/start with the authorization request URL (code flow, PKCE S256,
-// state, nonce) and remembers the login in the -login cookie.
+// startLogin answers POST /login/start with the authorization request URL and remembers the
+// login in the -login cookie.
 func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	var body struct {
 		ExtraParams []struct {
@@ -61,24 +61,42 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	}
 	extra := url.Values{}
 	for _, p := range body.ExtraParams {
-		if p.Key == "" || p.Value == "" {
-			continue // as Curity's agent does
-		}
-		if protectedParams[strings.ToLower(p.Key)] {
-			return rejected(apierror.AgentProtectedParam, "extraParams tries to set "+p.Key)
-		}
 		extra.Add(p.Key, p.Value)
+	}
+	authorizationURL, f := a.beginLogin(w, r, extra, protectedParams)
+	if f != nil {
+		return f
+	}
+	writeJSON(w, map[string]string{"authorizationRequestUrl": authorizationURL})
+	return nil
+}
+
+// beginLogin makes the authorization request URL (code flow, PKCE S256, state, nonce, pushed
+// when PAR is on) with the SPA's extra parameters, which may set none of protected, and
+// remembers the login in the -login cookie.
+func (a *Agent) beginLogin(w http.ResponseWriter, r *http.Request, extraParams url.Values, protected map[string]bool) (string, *failure) {
+	extra := url.Values{}
+	for key, values := range extraParams {
+		for _, value := range values {
+			if key == "" || value == "" {
+				continue // as Curity's agent does
+			}
+			if protected[strings.ToLower(key)] {
+				return "", rejected(apierror.AgentProtectedParam, "the extra parameters try to set "+key)
+			}
+			extra.Add(key, value)
+		}
 	}
 	e, err := a.provider.endpoints()
 	if err != nil {
-		return serverFailure(err.Error())
+		return "", serverFailure(err.Error())
 	}
 
 	login := pendingLogin{Created: time.Now().Unix()}
 	for _, target := range []*string{&login.State, &login.CodeVerifier, &login.Nonce} {
 		value, err := randomToken()
 		if err != nil {
-			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
+			return "", &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
 		}
 		*target = value
 	}
@@ -101,7 +119,7 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 		// only a reference to them.
 		requestURI, f := a.pushAuthorizationRequest(e, q)
 		if f != nil {
-			return f
+			return "", f
 		}
 		q = url.Values{"client_id": {a.clientID}, "request_uri": {requestURI}}
 	}
@@ -109,7 +127,6 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 	if strings.Contains(e.authorization, "?") {
 		separator = "&"
 	}
-	authorizationURL := e.authorization + separator + q.Encode()
 
 	state := a.pendingLogins(r)
 	state.Logins = append(state.Logins, login)
@@ -117,10 +134,9 @@ func (a *Agent) startLogin(w http.ResponseWriter, r *http.Request) *failure {
 		state.Logins = state.Logins[len(state.Logins)-maxPendingLogins:]
 	}
 	if f := a.writeLoginState(w.Header(), state); f != nil {
-		return f
+		return "", f
 	}
-	writeJSON(w, map[string]string{"authorizationRequestUrl": authorizationURL})
-	return nil
+	return e.authorization + separator + q.Encode(), nil
 }
 
 // usePAR reports whether a login pushes its authorization request (pushedAuthorizationRequests):
@@ -229,26 +245,36 @@ func (a *Agent) endLogin(w http.ResponseWriter, r *http.Request) *failure {
 			return rejected(apierror.AgentInvalidPageURL, "pageUrl has more than one "+name+" parameter")
 		}
 	}
-	code, state, oauthError := query.Get("code"), query.Get("state"), query.Get("error")
-	if (code != "" || oauthError != "") && state != "" {
-		if f := a.checkResponseIssuer(query); f != nil {
-			return f
-		}
+	if (query.Get("code") == "" && query.Get("error") == "") || query.Get("state") == "" {
+		return a.reportSession(w, r)
 	}
-	switch {
-	case code != "" && state != "":
+	login, f := a.handleAuthorizationResponse(w, r, query)
+	if f != nil {
+		return f
+	}
+	writeJSON(w, loginEndAnswer{Handled: true, IsLoggedIn: true, CSRF: login.csrf})
+	return nil
+}
+
+// handleAuthorizationResponse completes a login with the authorization response in query, which
+// has a state and a code or an error, each at most once: the issuer is checked (RFC 9207), a
+// code is exchanged, and an error becomes the failure the SPA is answered with.
+func (a *Agent) handleAuthorizationResponse(w http.ResponseWriter, r *http.Request, query url.Values) (completedLogin, *failure) {
+	if f := a.checkResponseIssuer(query); f != nil {
+		return completedLogin{}, f
+	}
+	state := query.Get("state")
+	if code := query.Get("code"); code != "" {
 		return a.completeLogin(w, r, code, state)
-	case oauthError != "" && state != "":
-		// The description is the authorization server's only when the state is this browser's:
-		// anyone can make a page URL with an error and a description of their choosing.
-		description := ""
-		if _, f := a.takePendingLogin(w, r, state); f == nil {
-			description = query.Get("error_description")
-		}
-		answer := apierror.FrontChannel(oauthError, description)
-		return rejected(answer, "the authorization server answered the login with "+answer.Code)
 	}
-	return a.reportSession(w, r)
+	// The description is the authorization server's only when the state is this browser's:
+	// anyone can make a page URL with an error and a description of their choosing.
+	description := ""
+	if _, f := a.takePendingLogin(w, r, state); f == nil {
+		description = query.Get("error_description")
+	}
+	answer := apierror.FrontChannel(query.Get("error"), description)
+	return completedLogin{}, rejected(answer, "the authorization server answered the login with "+answer.Code)
 }
 
 // checkResponseIssuer is RFC 9207's defence against mix-up attacks: an authorization response
@@ -273,23 +299,31 @@ func (a *Agent) checkResponseIssuer(query url.Values) *failure {
 	return nil
 }
 
-// reportSession answers a page load: logged in when the access token and CSRF cookies are there
-// and decrypt. Cookies that do not decrypt (the key was rotated without keeping the old one) are
-// cleared and reported as logged out, so that the SPA simply offers to sign in again.
+// reportSession answers a v1 page load: logged in when the access token and CSRF cookies are
+// there and decrypt.
 func (a *Agent) reportSession(w http.ResponseWriter, r *http.Request) *failure {
+	csrf, _ := a.readSession(w, r)
+	writeJSON(w, loginEndAnswer{IsLoggedIn: csrf != "", CSRF: csrf})
+	return nil
+}
+
+// readSession reports whether the request carries a session: an access token cookie that
+// decrypts and, in v1, a CSRF cookie that holds a CSRF token (returned; "" in v2). Cookies that do
+// not decrypt (the key was rotated without keeping the old one) are cleared and count as no
+// session, so that the SPA simply offers to sign in again.
+func (a *Agent) readSession(w http.ResponseWriter, r *http.Request) (csrf string, ok bool) {
 	if !cookies.Present(r, a.cookies.AccessToken) {
-		writeJSON(w, loginEndAnswer{})
-		return nil
+		return "", false
 	}
-	csrf := a.csrfToken(r)
-	if _, err := a.cookies.Read(r, a.cookies.AccessToken); csrf == "" || err != nil {
+	if !a.v2 {
+		csrf = a.csrfToken(r)
+	}
+	if _, err := a.cookies.Read(r, a.cookies.AccessToken); err != nil || (csrf == "" && !a.v2) {
 		a.log.Printf(logger.Info, "session cookies that do not decrypt were cleared on %s", r.URL.Path)
 		a.cookies.ClearSession(w.Header())
-		writeJSON(w, loginEndAnswer{})
-		return nil
+		return "", false
 	}
-	writeJSON(w, loginEndAnswer{IsLoggedIn: true, CSRF: csrf})
-	return nil
+	return csrf, true
 }
 
 // takePendingLogin finds this browser's pending login for state and uses it up, whatever happens
@@ -321,17 +355,25 @@ func (a *Agent) takePendingLogin(w http.ResponseWriter, r *http.Request, state s
 	return login, nil
 }
 
+// completedLogin is what a completed login stored: its tokens and, in v1, the session's CSRF
+// token.
+type completedLogin struct {
+	tokens tokenResponse
+	csrf   string
+}
+
 // completeLogin finishes a login: the state must be one of this browser's pending logins, the
-// code is exchanged with its PKCE verifier, and the ID token must be valid for its nonce.
-func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) *failure {
+// code is exchanged with its PKCE verifier, the ID token must be valid for its nonce, and the
+// session cookies are written.
+func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, state string) (completedLogin, *failure) {
 	login, f := a.takePendingLogin(w, r, state)
 	if f != nil {
-		return f
+		return completedLogin{}, f
 	}
 
 	e, err := a.provider.endpoints()
 	if err != nil {
-		return serverFailure(err.Error())
+		return completedLogin{}, serverFailure(err.Error())
 	}
 	form := url.Values{}
 	form.Set("grant_type", "authorization_code")
@@ -340,29 +382,32 @@ func (a *Agent) completeLogin(w http.ResponseWriter, r *http.Request, code, stat
 	form.Set("code_verifier", login.CodeVerifier)
 	tokens, f := a.callTokenEndpoint(e, form, "code exchange")
 	if f != nil {
-		return f
+		return completedLogin{}, f
 	}
 	if tokens.IDToken == "" && strings.Contains(" "+a.scope+" ", " openid ") {
-		return rejected(apierror.AgentInvalidIDToken, "the token response has no id_token")
+		return completedLogin{}, rejected(apierror.AgentInvalidIDToken, "the token response has no id_token")
 	}
 	if tokens.IDToken != "" {
 		if err := a.validateIDToken(tokens.IDToken, login.Nonce); err != nil {
-			return idTokenFailure(err)
+			return completedLogin{}, idTokenFailure(err)
 		}
 	}
 
-	// Another tab may already be signed in: keep its CSRF value, which that tab holds in memory.
-	csrf := a.csrfToken(r)
-	if csrf == "" {
+	// v1: another tab may already be signed in: keep its CSRF value, which that tab holds in
+	// memory. v2 has no CSRF token.
+	csrf := ""
+	if !a.v2 {
+		csrf = a.csrfToken(r)
+	}
+	if csrf == "" && !a.v2 {
 		if csrf, err = newCSRFToken(); err != nil {
-			return &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
+			return completedLogin{}, &failure{answer: apierror.AgentServerError, level: logger.Error, problem: "reading random bytes: " + err.Error()}
 		}
 	}
 	if f := a.writeSession(w, r, tokens, csrf); f != nil {
-		return f
+		return completedLogin{}, f
 	}
-	writeJSON(w, loginEndAnswer{Handled: true, IsLoggedIn: true, CSRF: csrf})
-	return nil
+	return completedLogin{tokens: tokens, csrf: csrf}, nil
 }
 
 // setCookie encrypts value and sets it as cookie c (the -login cookie, which is small); it fails
@@ -375,10 +420,15 @@ func (a *Agent) setCookie(h http.Header, r *http.Request, c cookies.Cookie, valu
 }
 
 // writeSession sets the cookies of the tokens that came back (and of the CSRF token, when csrf is
-// set), all or none: they are written aside first, so that a token too large for
-// maxCookieChunks leaves no partial session (contract §6.1).
+// set, and in v2 of the access token's expiry), all or none: they are written aside first, so
+// that a token too large for maxCookieChunks leaves no partial session (contract §6.1).
 func (a *Agent) writeSession(w http.ResponseWriter, r *http.Request, tokens tokenResponse, csrf string) *failure {
 	session := http.Header{}
+	if a.v2 {
+		if f := a.writeAccessTokenExpiry(session, tokens); f != nil {
+			return f
+		}
+	}
 	values := []struct {
 		cookie cookies.Cookie
 		value  string

@@ -1,6 +1,7 @@
 // Package oauthagent is the OAuth Agent role of the token handler: it runs the OpenID Connect
-// code flow for an SPA over a small JSON API, Curity's v1 OAuth Agent API, and keeps the tokens
-// in encrypted HttpOnly cookies, so that the SPA never sees a token.
+// code flow for an SPA over a small JSON API, Curity's v1 OAuth Agent API (or, with agentApi: v2,
+// Curity's v2 API: see v2.go), and keeps the tokens in encrypted HttpOnly cookies, so that the
+// SPA never sees a token.
 //
 // It answers every request under pathPrefix (default /oauth-agent) itself and passes nothing on
 // (route it to Traefik's noop@internal service):
@@ -16,8 +17,9 @@
 //	POST /logout        origin, CSRF, -at     → {"url": end-session URL}; clears the session cookies
 //	                                            and revokes the refresh and access tokens
 //
-// Errors are {"code","message"} with Curity's codes and statuses. With CORS enabled, preflights
-// from a trusted origin answer 204, and every answer to a trusted origin carries the CORS headers.
+// That is the v1 API; its errors are {"code","message"} with Curity's codes and statuses. With
+// CORS enabled, preflights from a trusted origin answer 204, and every answer to a trusted origin
+// carries the CORS headers.
 package oauthagent
 
 import (
@@ -61,6 +63,8 @@ type Agent struct {
 	pushedAuthorizationRequests string
 	// assertionAudience is clientAssertionAudience: endpoint, token or issuer.
 	assertionAudience string
+	// v2 is agentApi: v2 (v2.go); false is Curity's v1 API.
+	v2 bool
 }
 
 // New checks the configuration and builds the agent. It never touches the network.
@@ -91,6 +95,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		revokeOnLogout:              s.revokeOnLogout,
 		pushedAuthorizationRequests: s.pushedAuthorizationRequests,
 		assertionAudience:           s.assertionAudience,
+		v2:                          s.agentAPI == config.AgentAPIV2,
 	}
 	return a, nil
 }
@@ -149,29 +154,19 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var handle func(http.ResponseWriter, *http.Request) *failure
-	method := http.MethodPost
-	switch path[len(a.pathPrefix):] {
-	case "/login/start":
-		handle = a.startLogin
-	case "/login/end":
-		handle = a.endLogin
-	case "/userInfo":
-		handle = a.userInfo
-		method = http.MethodGet
-	case "/claims":
-		handle = a.claims
-		method = http.MethodGet
-	case "/refresh":
-		handle = a.refresh
-	case "/logout":
-		handle = a.logout
-	default:
-		apierror.AgentNotFound.Write(w, r)
+	var method string
+	if a.v2 {
+		handle, method = a.routeV2(path[len(a.pathPrefix):])
+	} else {
+		handle, method = a.routeV1(path[len(a.pathPrefix):])
+	}
+	if handle == nil {
+		a.writeError(w, r, apierror.AgentNotFound)
 		return
 	}
 	if r.Method != method {
 		w.Header().Set("Allow", method+", OPTIONS")
-		apierror.AgentMethodNotAllowed.Write(w, r)
+		a.writeError(w, r, apierror.AgentMethodNotAllowed)
 		return
 	}
 	// POSTs always need a trusted Origin; GETs only with CORS, since browsers send no Origin on a
@@ -180,9 +175,34 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, rejected(apierror.AgentUnauthorized, "the Origin header is missing or not a trusted web origin"))
 		return
 	}
+	if a.v2 {
+		if f := checkVersionHeader(r); f != nil {
+			a.fail(w, r, f)
+			return
+		}
+	}
 	if f := handle(w, r); f != nil {
 		a.fail(w, r, f)
 	}
+}
+
+// routeV1 returns the handler and method of an endpoint of the v1 API (nil: no such endpoint).
+func (a *Agent) routeV1(endpoint string) (func(http.ResponseWriter, *http.Request) *failure, string) {
+	switch endpoint {
+	case "/login/start":
+		return a.startLogin, http.MethodPost
+	case "/login/end":
+		return a.endLogin, http.MethodPost
+	case "/userInfo":
+		return a.userInfo, http.MethodGet
+	case "/claims":
+		return a.claims, http.MethodGet
+	case "/refresh":
+		return a.refresh, http.MethodPost
+	case "/logout":
+		return a.logout, http.MethodPost
+	}
+	return nil, ""
 }
 
 // fail logs why a request failed and answers with the failure's error.
@@ -192,7 +212,16 @@ func (a *Agent) fail(w http.ResponseWriter, r *http.Request, f *failure) {
 		verb = "failed"
 	}
 	a.log.Printf(f.level, "%s %s %s: %s", verb, r.Method, r.URL.Path, f.problem)
-	f.answer.Write(w, r)
+	a.writeError(w, r, f.answer)
+}
+
+// writeError answers with e in the body shape of the agent's API.
+func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, e *apierror.Error) {
+	if a.v2 {
+		e.WriteV2(w, r)
+	} else {
+		e.Write(w, r)
+	}
 }
 
 // writeJSON answers 200 with v as JSON.

@@ -29,3 +29,14 @@ func TestAgentScenarios(t *testing.T) {
 	}()
 	scenarios.AgentAll(t, build)
 }
+
+func TestAgentV2Scenarios(t *testing.T) {
+	stop := requestcases.CaptureLogs()
+	defer func() {
+		logs := stop()
+		if t.Failed() {
+			t.Log(logs)
+		}
+	}()
+	scenarios.AgentV2All(t, build)
+}

@@ -53,17 +53,26 @@ func (a *Agent) claims(w http.ResponseWriter, r *http.Request) *failure {
 	return nil
 }
 
-// refresh answers POST /refresh: a refresh token grant that rewrites the token cookies, shared by
-// concurrent and closely following refreshes of one session (refreshes). When the authorization
-// server says invalid_grant the session is over, and its cookies are cleared so that the next
-// /login/end reports logged out.
+// refresh answers POST /refresh (v1): 204 once the token cookies are rewritten.
 func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 	if err := a.cookies.CheckCSRF(r); err != nil {
 		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
+	if _, f := a.refreshSession(w, r); f != nil {
+		return f
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// refreshSession makes a refresh token grant that rewrites the token cookies, shared by
+// concurrent and closely following refreshes of one session (refreshes). When the authorization
+// server says invalid_grant the session is over, and its cookies are cleared so that the next
+// page load reports logged out.
+func (a *Agent) refreshSession(w http.ResponseWriter, r *http.Request) (tokenResponse, *failure) {
 	refreshToken, err := a.cookies.Read(r, a.cookies.RefreshToken)
 	if err != nil {
-		return rejected(apierror.AgentUnauthorized, err.Error())
+		return tokenResponse{}, rejected(apierror.AgentUnauthorized, err.Error())
 	}
 	tokens, f := a.refreshes.exchange(refreshToken, func() (tokenResponse, *failure) {
 		return a.exchangeRefreshToken(refreshToken)
@@ -72,16 +81,15 @@ func (a *Agent) refresh(w http.ResponseWriter, r *http.Request) *failure {
 		if f.answer == apierror.AgentSessionExpired {
 			a.cookies.ClearSession(w.Header())
 		}
-		return f
+		return tokenResponse{}, f
 	}
 	if f := a.writeSession(w, r, tokens, ""); f != nil {
 		// The authorization server may have rotated the refresh token, which could not be kept:
 		// the session is over.
 		a.cookies.ClearSession(w.Header())
-		return f
+		return tokenResponse{}, f
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return tokens, nil
 }
 
 // exchangeRefreshToken makes the refresh token grant and validates the ID token that comes back.
@@ -105,20 +113,35 @@ func (a *Agent) exchangeRefreshToken(refreshToken string) (tokenResponse, *failu
 	return tokens, nil
 }
 
-// logout answers POST /logout with the end-session URL (RP-initiated logout, with client_id,
-// post_logout_redirect_uri and id_token_hint) and clears the session cookies, each with its own
-// Path, so that the browser really drops them.
+// logout answers POST /logout (v1) with the end-session URL, or without one the post-logout
+// redirect URI.
 func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 	if err := a.cookies.CheckCSRF(r); err != nil {
 		return rejected(apierror.AgentUnauthorized, err.Error())
 	}
+	logoutURL, f := a.endSession(w, r)
+	if f != nil {
+		return f
+	}
+	if logoutURL == "" {
+		logoutURL = a.postLogoutRedirectURI
+	}
+	writeJSON(w, map[string]string{"url": logoutURL})
+	return nil
+}
+
+// endSession ends the session of a request that has one: it clears the session cookies, each
+// with its own Path so that the browser really drops them, revokes the refresh and access tokens
+// and returns the end-session URL (RP-initiated logout, with client_id, post_logout_redirect_uri
+// and id_token_hint), or "" when the authorization server has no end-session endpoint.
+func (a *Agent) endSession(w http.ResponseWriter, r *http.Request) (string, *failure) {
 	if !cookies.Present(r, a.cookies.AccessToken) {
-		return rejected(apierror.AgentUnauthorized, "the request has no "+a.cookies.AccessToken.Name+" cookie")
+		return "", rejected(apierror.AgentUnauthorized, "the request has no "+a.cookies.AccessToken.Name+" cookie")
 	}
 	a.cookies.ClearSession(w.Header())
 	e, err := a.provider.endpoints()
 	if err != nil {
-		return serverFailure("logout (the session cookies were cleared): " + err.Error())
+		return "", serverFailure("logout (the session cookies were cleared): " + err.Error())
 	}
 	if a.revokeOnLogout && e.revocation != "" {
 		// The refresh token first: it is the long-lived one, and revoking it revokes the access
@@ -126,31 +149,28 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) *failure {
 		a.revoke(r, e, a.cookies.RefreshToken, "refresh_token")
 		a.revoke(r, e, a.cookies.AccessToken, "access_token")
 	}
-	logoutURL := a.postLogoutRedirectURI
-	if e.endSession != "" {
-		q := url.Values{}
-		q.Set("client_id", a.clientID)
-		if a.postLogoutRedirectURI != "" {
-			q.Set("post_logout_redirect_uri", a.postLogoutRedirectURI)
-		}
-		// The -id cookie reaches /logout since contract §6.5; a session from before has -idhint.
-		hint, err := a.cookies.Read(r, a.cookies.IDToken)
-		if err != nil {
-			hint, err = a.cookies.Read(r, a.cookies.IDTokenHint)
-		}
-		if err == nil {
-			q.Set("id_token_hint", hint)
-		}
-		separator := "?"
-		if strings.Contains(e.endSession, "?") {
-			separator = "&"
-		}
-		logoutURL = e.endSession + separator + q.Encode()
-	} else {
+	if e.endSession == "" {
 		a.log.Printf(logger.Info, "logout: %s", errNoEndSession.Error())
+		return "", nil
 	}
-	writeJSON(w, map[string]string{"url": logoutURL})
-	return nil
+	q := url.Values{}
+	q.Set("client_id", a.clientID)
+	if a.postLogoutRedirectURI != "" {
+		q.Set("post_logout_redirect_uri", a.postLogoutRedirectURI)
+	}
+	// The -id cookie reaches /logout since contract §6.5; a session from before has -idhint.
+	hint, err := a.cookies.Read(r, a.cookies.IDToken)
+	if err != nil {
+		hint, err = a.cookies.Read(r, a.cookies.IDTokenHint)
+	}
+	if err == nil {
+		q.Set("id_token_hint", hint)
+	}
+	separator := "?"
+	if strings.Contains(e.endSession, "?") {
+		separator = "&"
+	}
+	return e.endSession + separator + q.Encode(), nil
 }
 
 // assertionAudienceFor is the aud of the client assertions of a call to e's endpoints, as

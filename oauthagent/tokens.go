@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/backchannel"
@@ -36,6 +37,11 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 	IDToken      string `json:"id_token"`
 	TokenType    string `json:"token_type"`
+	// ExpiresIn is the access token's lifetime in seconds, a number or, from some servers, a
+	// numeric string (read by accessTokenExpiry).
+	ExpiresIn json.RawMessage `json:"expires_in"`
+	// received is when the answer arrived, from which ExpiresIn counts.
+	received time.Time
 }
 
 // callTokenEndpoint posts a grant to the token endpoint with the client's credentials. A 4xx
@@ -68,6 +74,7 @@ func (a *Agent) callTokenEndpoint(e endpoints, form url.Values, grant string) (t
 	if tokens.AccessToken == "" {
 		return tokens, serverFailure(grant + ": the token response has no access_token")
 	}
+	tokens.received = time.Now()
 	return tokens, nil
 }
 

@@ -11,13 +11,16 @@ import (
 	"github.com/tokenhandler/traefik-token-handler/internal/logger"
 )
 
-// Error is one error answer: an HTTP status and the {"code","message"} body.
+// Error is one error answer: an HTTP status and the {"code","message"} body, or, for the OAuth
+// Agent's v2 API, the same code and message as {"error_code","detailed_error"}.
 type Error struct {
 	Status  int
 	Code    string
 	Message string
 	body    []byte
-	length  string
+	bodyV2  []byte
+	// The bodies' lengths, rendered once: Write is on the rejection path of every role.
+	length, lengthV2 string
 }
 
 type wireError struct {
@@ -25,22 +28,41 @@ type wireError struct {
 	Message string `json:"message"`
 }
 
-// New builds an Error and renders its body once.
+// wireErrorV2 is the error body of Curity's v2 token handler API, as its browser library
+// (@curity/token-handler-js-assistant) reads it.
+type wireErrorV2 struct {
+	Code    string `json:"error_code"`
+	Message string `json:"detailed_error"`
+}
+
+// New builds an Error and renders its bodies once.
 func New(status int, code, message string) *Error {
 	body, _ := json.Marshal(wireError{Code: code, Message: message})
-	return &Error{Status: status, Code: code, Message: message, body: body, length: strconv.Itoa(len(body))}
+	bodyV2, _ := json.Marshal(wireErrorV2{Code: code, Message: message})
+	return &Error{Status: status, Code: code, Message: message, body: body, bodyV2: bodyV2,
+		length: strconv.Itoa(len(body)), lengthV2: strconv.Itoa(len(bodyV2))}
 }
 
 // Write answers the request with this error. Headers already set on w (CORS, WWW-Authenticate,
 // Set-Cookie) are kept. A HEAD request gets the headers without a body.
 func (e *Error) Write(w http.ResponseWriter, r *http.Request) {
+	writeBody(w, r, e.Status, e.body, e.length)
+}
+
+// WriteV2 answers like Write with the v2 body. Its Content-Type is exactly application/json,
+// which the v2 browser library compares literally before it reads error_code.
+func (e *Error) WriteV2(w http.ResponseWriter, r *http.Request) {
+	writeBody(w, r, e.Status, e.bodyV2, e.lengthV2)
+}
+
+func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, length string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", e.length)
-	w.WriteHeader(e.Status)
+	h.Set("Content-Length", length)
+	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(e.body)
+		_, _ = w.Write(body)
 	}
 }
 
@@ -79,6 +101,16 @@ var (
 	AgentNotFound             = New(http.StatusNotFound, "not_found", "The OAuth Agent has no such endpoint")
 	AgentMethodNotAllowed     = New(http.StatusMethodNotAllowed, "method_not_allowed", "The OAuth Agent endpoint does not accept this method")
 	agentFrontChannelFallback = "Login failed at the Authorization Server"
+)
+
+// The OAuth Agent's answers that only its v2 API gives (contract §6.8): v1 has no form bodies,
+// no version header, and takes the whole page URL.
+var (
+	AgentMalformedForm      = New(http.StatusBadRequest, "invalid_request", "The request body is not a form of the expected shape: application/x-www-form-urlencoded, each parameter at most once and at most 8192 bytes")
+	AgentUnsupportedVersion = New(http.StatusBadRequest, "invalid_request", "The token-handler-version is not one this OAuth Agent speaks (1)")
+	AgentJARMResponse       = New(http.StatusBadRequest, "invalid_request", "JWT-secured authorization responses (JARM) are not supported")
+	AgentIncompleteResponse = New(http.StatusBadRequest, "invalid_request", "The authorization response needs a state and either a code or an error")
+	AgentRefreshParams      = New(http.StatusBadRequest, "invalid_request", "Extra refresh parameters are not supported: one refresh serves every tab of a session")
 )
 
 // FrontChannel is the answer to an error that the authorization server sent back to the SPA's

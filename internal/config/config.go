@@ -27,6 +27,16 @@ import (
 // duration.
 const MaxTimeoutSeconds = 600
 
+// The OAuth Agent APIs (agentApi, for the agent and bffToken): Curity's v1 API, the default, and
+// its v2 API (contract §6.8).
+const (
+	AgentAPIV1 = "v1"
+	AgentAPIV2 = "v2"
+)
+
+// AgentAPIs are the values of agentApi, the default first.
+var AgentAPIs = []string{AgentAPIV1, AgentAPIV2}
+
 // maxSecretFileBytes bounds what a ...File key reads: a key or a client secret is short, and a
 // path such as /dev/zero must not stall New.
 const maxSecretFileBytes = 64 * 1024

@@ -10,7 +10,8 @@
 //     written as several cookies (chunks.go);
 //   - reading: when a browser sends a name more than once (a stale cookie with another Path or
 //     Domain), the first value that decrypts wins;
-//   - the CSRF double-submit check, compared in constant time.
+//   - the CSRF defences: the double-submit check (compared in constant time), or, with Curity's v2
+//     API, the token-handler-version custom header.
 package cookies
 
 import (
@@ -60,6 +61,9 @@ type Options struct {
 	Secure bool
 	// MaxChunks is the most chunks one value is written as (maxCookieChunks, default 4).
 	MaxChunks int
+	// AccessTokenExpiry makes the session include the -exp cookie (the agent's v2 API, which
+	// reports the access token's lifetime on every page load).
+	AccessTokenExpiry bool
 }
 
 // Cookie is one cookie's name and the attributes written after its value.
@@ -78,6 +82,11 @@ type Jar struct {
 	maxChunks int
 
 	Login, AccessToken, RefreshToken, IDToken, CSRF Cookie
+	// AccessTokenExpiry, on <AgentPath>, holds when the access token expires (Unix seconds), for
+	// the agent's v2 API; only the agent reads it, and only a jar with Options.AccessTokenExpiry
+	// writes and clears it.
+	AccessTokenExpiry Cookie
+	withExpiry        bool
 	// IDTokenHint is the legacy copy of the ID token on <AgentPath>/logout: no longer written,
 	// read for the id_token_hint of sessions that still have it, and cleared.
 	IDTokenHint Cookie
@@ -131,6 +140,9 @@ func NewJar(o Options) *Jar {
 		IDToken:      cookie("id", o.AgentPath, o.AgentPath+"/claims"),
 		IDTokenHint:  cookie("idhint", o.AgentPath+"/logout", ""),
 		CSRFHeader:   textproto.CanonicalMIMEHeaderKey("x-" + o.Prefix + "-csrf"),
+
+		AccessTokenExpiry: cookie("exp", o.AgentPath, ""),
+		withExpiry:        o.AccessTokenExpiry,
 	}
 }
 
@@ -225,6 +237,19 @@ func (j *Jar) CheckCSRF(r *http.Request) error {
 	return nil
 }
 
+// VersionHeader is the custom request header of Curity's v2 API, in canonical form. It is v2's
+// CSRF defence instead of the double-submit cookie: a cross-site page cannot send a custom
+// header without a CORS preflight, which only trusted origins pass.
+const VersionHeader = "Token-Handler-Version"
+
+// CheckVersionHeader checks that the request carries a non-empty VersionHeader (contract §6.8).
+func CheckVersionHeader(r *http.Request) error {
+	if values := r.Header[VersionHeader]; len(values) == 0 || values[0] == "" {
+		return errors.New("the request has no token-handler-version header")
+	}
+	return nil
+}
+
 // Write encrypts plain and adds the Set-Cookie headers that store it as a session cookie: one
 // when it fits in MaxSetCookieBytes (exactly Curity's cookie), else chunks, clearing the stale
 // chunks of an earlier, larger value that r carries (r may be nil for a cookie that is never
@@ -255,6 +280,9 @@ const expired = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 func (j *Jar) ClearSession(h http.Header) {
 	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken, j.CSRF, j.IDTokenHint} {
 		Clear(h, c)
+	}
+	if j.withExpiry {
+		Clear(h, j.AccessTokenExpiry)
 	}
 	for _, c := range []Cookie{j.RefreshToken, j.AccessToken, j.IDToken} {
 		j.clearChunks(h, nil, c, 0)
