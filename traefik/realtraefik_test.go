@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -305,5 +306,78 @@ func TestRealTraefikWholeChain(t *testing.T) {
 	}
 	if strings.Contains(traefik.Output(), csrf) {
 		t.Error("the CSRF token appears in Traefik's output")
+	}
+}
+
+// TestRealTraefikWholeChainV2 runs the v2 API (agentApi: v2 on the agent and bffToken) through
+// Traefik, requested as @curity/token-handler-js-assistant requests it.
+func TestRealTraefikWholeChainV2(t *testing.T) {
+	upstream := echoUpstream(t)
+	p := fakeas.NewProvider(t, fakeas.ProviderOptions{RedirectURI: "http://www.example.localhost:8080/"})
+	dynamic := stack.Chain{
+		Issuer: p.Issuer(), IntrospectionURL: p.IntrospectionURL(), ClientID: fakeas.IntrospectionClientID,
+		ClientSecret: fakeas.IntrospectionClientSecret, Upstream: upstream.URL, RedirectURI: "http://www.example.localhost:8080/",
+		Origin: "http://www.example.localhost:8080", Key: "4e4636356d65563e4c73233847503e3b21436e6f7629724950526f4b5e2e4e50",
+		RequiredScope: "read", AgentAPI: "v2",
+	}.YAML()
+	base, _ := realTraefik(t, dynamic, "api.example.localhost", "/oauth-agent/session")
+	b := browser.New("http://www.example.localhost:8080", nil)
+	b.Host = "api.example.localhost"
+	v2 := map[string]string{"Token-Handler-Version": "1", "Accept": "application/json"}
+	form := map[string]string{"Token-Handler-Version": "1", "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
+	call := func(method, path, body string, headers map[string]string, status int) map[string]interface{} {
+		t.Helper()
+		resp := b.Do(t, method, base+path, body, headers)
+		if resp.Status != status || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: %d %q %s, want %d", method, path, resp.Status, resp.Header.Get("Content-Type"), resp.Body, status)
+		}
+		return resp.JSON(t)
+	}
+
+	if got := call(http.MethodGet, "/oauth-agent/session", "", v2, http.StatusOK); got["is_logged_in"] != false {
+		t.Fatalf("session before login: %v", got)
+	}
+	if got := call(http.MethodGet, "/oauth-agent/session", "", nil, http.StatusUnauthorized); got["error_code"] != "unauthorized_request" {
+		t.Fatalf("session without the header: %v", got)
+	}
+	start := call(http.MethodPost, "/oauth-agent/login/start", "", form, http.StatusOK)
+	callback, err := p.Authorize(start["authorization_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(callback)
+	login := call(http.MethodPost, "/oauth-agent/login/end", u.RawQuery, form, http.StatusOK)
+	if login["is_logged_in"] != true || login["id_token_claims"] == nil || login["access_token_expires_in"] == nil {
+		t.Fatalf("login/end: %v", login)
+	}
+	if session := call(http.MethodGet, "/oauth-agent/session", "", v2, http.StatusOK); session["access_token_expires_in"] == nil {
+		t.Fatalf("session: %v", session)
+	}
+
+	for _, c := range []struct {
+		method  string
+		headers map[string]string
+		status  int
+	}{
+		{http.MethodGet, nil, http.StatusOK},
+		{http.MethodPost, v2, http.StatusOK},
+		{http.MethodPost, nil, http.StatusUnauthorized},
+		{http.MethodDelete, nil, http.StatusUnauthorized},
+	} {
+		resp := b.Do(t, c.method, base+"/api/data", "", c.headers)
+		if resp.Status != c.status {
+			t.Fatalf("%s /api/data with %v: %d %s, want %d", c.method, c.headers, resp.Status, resp.Body, c.status)
+		}
+	}
+
+	if refreshed := call(http.MethodPost, "/oauth-agent/refresh", "", form, http.StatusOK); refreshed["access_token_expires_in"] == nil {
+		t.Fatalf("refresh: %v", refreshed)
+	}
+	logout := call(http.MethodPost, "/oauth-agent/logout", "", v2, http.StatusOK)
+	if !strings.Contains(logout["logout_url"].(string), "id_token_hint=") {
+		t.Fatalf("logout: %v", logout)
+	}
+	if resp := b.Do(t, http.MethodGet, base+"/api/data", "", nil); resp.Status != http.StatusUnauthorized {
+		t.Fatalf("API call after logout: %d", resp.Status)
 	}
 }

@@ -21,6 +21,7 @@ type Chain struct {
 	PreviousKey      string // optional
 	CacheSeconds     int    // 0: phantomToken's default
 	RequiredScope    string // optional
+	AgentAPI         string // the agent's and bffToken's agentApi; "" leaves the default (v1)
 }
 
 // YAML renders the configuration for the file provider.
@@ -28,6 +29,10 @@ func (c Chain) YAML() string {
 	keys := "encryptionKey: " + c.Key
 	if c.PreviousKey != "" {
 		keys += "\n            previousEncryptionKeys: [" + c.PreviousKey + "]"
+	}
+	if c.AgentAPI != "" {
+		// In both the agent's and bffToken's section, as the keys are.
+		keys += "\n            agentApi: " + c.AgentAPI
 	}
 	var phantomExtra strings.Builder
 	if c.CacheSeconds > 0 {
