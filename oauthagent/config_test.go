@@ -55,6 +55,7 @@ func TestConfigurationErrorsNameTheKey(t *testing.T) {
 		{"an unknown PAR setting", map[string]interface{}{"pushedAuthorizationRequests": "sometimes"}, "pushedAuthorizationRequests: must be auto, always or never"},
 		{"an unknown assertion audience", map[string]interface{}{"clientAssertionAudience": "everywhere"}, "clientAssertionAudience: must be endpoint, token or issuer"},
 		{"a relative redirect URI", map[string]interface{}{"redirectUri": "/callback"}, "redirectUri: must be an http or https URL"},
+		{"an unknown agent API", map[string]interface{}{"agentApi": "v3"}, "agentApi: must be v1 or v2"},
 		{"a path prefix with a query", map[string]interface{}{"pathPrefix": "/agent?x"}, "pathPrefix: must be a path"},
 	}
 	for _, tc := range cases {
