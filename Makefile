@@ -15,10 +15,13 @@ STATICCHECK = $(GO) run -mod=mod honnef.co/go/tools/cmd/staticcheck@$(STATICCHEC
 
 ## demo: start the whole demo system on 127.0.0.1 (Traefik with the plugin, the authorization
 ## server, the API and the SPA's web host); Ctrl-C stops it. AUTH_SERVER=hydra runs it against
-## Ory Hydra (built into bin/ first) instead of oidc-provider.
+## Ory Hydra (built into bin/ first) instead of oidc-provider. AGENT_API=v2 runs it with Curity's
+## v2 token handler API (agentApi: v2 on the oauth-agent and bff-token middlewares, and the SPA
+## speaks v2) instead of v1; the two variables combine.
 AUTH_SERVER ?= oidc-provider
+AGENT_API ?= v1
 demo: $(TRAEFIK) $(if $(filter hydra,$(AUTH_SERVER)),$(HYDRA))
-	cd traefik && $(GO) run ./cmd/demo -auth-server '$(AUTH_SERVER)'
+	cd traefik && $(GO) run ./cmd/demo -auth-server '$(AUTH_SERVER)' -agent-api '$(AGENT_API)'
 
 ## test: every test: unit (compiled, -race), fuzzing for a bounded time, Yaegi, config decoding,
 ## the real Traefik and the end-to-end runs.
@@ -46,6 +49,7 @@ test-fuzz:
 	$(call fuzz,FuzzMaxAge,./phantomtoken)
 	$(call fuzz,FuzzLoginStart,./oauthagent)
 	$(call fuzz,FuzzLoginEnd,./oauthagent)
+	$(call fuzz,FuzzV2,./oauthagent)
 	$(call fuzz,FuzzTokenResponse,./oauthagent)
 	$(call fuzz,FuzzDiscovery,./oauthagent)
 	$(call fuzz,FuzzUserInfo,./oauthagent)

@@ -16,8 +16,9 @@ import (
 // demo AUTH_SERVER=hydra does: Hydra and its login app behind Traefik as login.example.localhost,
 // phantomToken in minted mode, the example API trusting only the gateway's JWKS) and drives the
 // SPA in headless Chromium: sign-in through the login app's form, the API through bffToken and
-// phantomToken (the gateway's JWT, validated by the API), refresh (Hydra rotates the refresh
-// token), and sign-out through Hydra's end-session endpoint.
+// phantomToken (the gateway's JWT, validated by the API), Hydra's userinfo through the OAuth Proxy
+// route, refresh (Hydra rotates the refresh token), and sign-out through Hydra's end-session
+// endpoint.
 func TestEndToEndAgainstHydraInChromium(t *testing.T) {
 	began := time.Now()
 	demo, tab := startDemoInChromium(t, stack.DemoOptions{AuthServer: stack.AuthServerHydra})
@@ -65,6 +66,7 @@ func TestEndToEndAgainstHydraInChromium(t *testing.T) {
 	if api := demoProcess(t, demo, "api"); !strings.Contains(api.Output(), "sub=demouser") {
 		t.Errorf("the API's log has no request of demouser (it validated no minted JWT):\n%s", api.Output())
 	}
+	checkUserInfoRoute(t, tab, demo, nil)
 
 	run(t, tab, "refresh the token", chromedp.Click("#refresh-token", chromedp.ByID))
 	waitText(t, tab, "#notice", "")

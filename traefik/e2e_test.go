@@ -18,8 +18,9 @@ import (
 // TestEndToEndInChromium starts the whole demo system (authorization server, API, web host and
 // Traefik with the plugin, on free loopback ports) and drives the SPA in headless Chromium as a
 // user would: a wrong password, sign-in through the real login form, user info and claims, API
-// calls through bffToken and phantomToken, refresh, reload, a deep link, a second tab, sign-out in
-// both tabs, and the cookies as the browser stores them.
+// calls through bffToken and phantomToken (GET, and POST with the CSRF header), userinfo through
+// the OAuth Proxy route, refresh, reload, a deep link, a second tab, sign-out in both tabs, and the
+// cookies as the browser stores them.
 func TestEndToEndInChromium(t *testing.T) {
 	demo, tab1 := startDemoInChromium(t, stack.DemoOptions{}, chromedp.WindowSize(1100, 800))
 
@@ -51,6 +52,8 @@ func TestEndToEndInChromium(t *testing.T) {
 	}
 	getData(t, tab1)
 	screenshot(t, tab1, "signed-in.png")
+	postData(t, tab1)
+	checkUserInfoRoute(t, tab1, demo, nil)
 
 	run(t, tab1, "refresh the token", chromedp.Click("#refresh-token", chromedp.ByID))
 	waitText(t, tab1, "#notice", "")

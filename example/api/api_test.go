@@ -123,7 +123,16 @@ func sign(t *testing.T, method jwt.SigningMethod, kid string, key any, claims jw
 }
 
 func (f *fixture) get(token string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, "/api/data", nil)
+	return f.send(http.MethodGet, token, "")
+}
+
+// send calls /api/data with the method, the bearer token (none when empty) and a JSON body
+// (none when empty).
+func (f *fixture) send(method, token, jsonBody string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "/api/data", strings.NewReader(jsonBody))
+	if jsonBody != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -168,6 +177,55 @@ func TestValidTokens(t *testing.T) {
 	}
 	if f.v.keys.fetches != 1 {
 		t.Errorf("JWKS fetched %d times, want 1 (cached)", f.v.keys.fetches)
+	}
+}
+
+// TestPostData: POST /api/data, as Curity's example SPAs call it, is validated as GET is and
+// answers the same members, whatever its body.
+func TestPostData(t *testing.T) {
+	f := newFixture(t)
+	token := sign(t, jwt.SigningMethodRS256, "rsa-1", f.rsaKey, f.claims())
+	for _, jsonBody := range []string{"", `{"item":"x"}`} {
+		rec := f.send(http.MethodPost, token, jsonBody)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("body %q: status %d, body %s", jsonBody, rec.Code, rec.Body)
+		}
+		b := body(t, rec)
+		if len(b) != 4 || b["message"] != "Success response from the Business API" || b["sub"] != "demouser" ||
+			b["scope"] != "openid profile read" {
+			t.Errorf("body %q: answer %v", jsonBody, b)
+		}
+		if _, err := time.Parse(time.RFC3339, b["time"]); err != nil {
+			t.Errorf("time: %v", err)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+	}
+
+	if rec := f.send(http.MethodPost, "", ""); rec.Code != http.StatusUnauthorized ||
+		rec.Header().Get("WWW-Authenticate") != `Bearer realm="api"` || body(t, rec)["code"] != "unauthorized" {
+		t.Errorf("POST without a token: status %d, body %s", rec.Code, rec.Body)
+	}
+	expired := f.claims()
+	expired["exp"] = f.clock.Add(-time.Minute).Unix()
+	if rec := f.send(http.MethodPost, sign(t, jwt.SigningMethodRS256, "rsa-1", f.rsaKey, expired), ""); rec.Code != http.StatusUnauthorized ||
+		body(t, rec)["message"] != "The access token has expired" {
+		t.Errorf("POST with an expired token: status %d, body %s", rec.Code, rec.Body)
+	}
+	noScope := f.claims()
+	noScope["scope"] = "openid profile"
+	if rec := f.send(http.MethodPost, sign(t, jwt.SigningMethodRS256, "rsa-1", f.rsaKey, noScope), ""); rec.Code != http.StatusForbidden ||
+		body(t, rec)["code"] != "forbidden" {
+		t.Errorf("POST without the scope: status %d, body %s", rec.Code, rec.Body)
+	}
+	// Only GET and POST are routes: another method never reaches the validation.
+	fetches := f.v.keys.fetches
+	if rec := f.send(http.MethodPut, token, ""); rec.Code != http.StatusNotFound {
+		t.Errorf("PUT: status %d, want 404", rec.Code)
+	}
+	if f.v.keys.fetches != fetches {
+		t.Error("PUT fetched the JWKS")
 	}
 }
 

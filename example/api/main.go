@@ -6,7 +6,8 @@
 // JWKS_URI [http://127.0.0.1:3000/jwks], ISSUER [http://login.example.localhost:8080],
 // AUDIENCE [api.example.localhost], REQUIRED_SCOPE [read].
 //
-// Routes: GET /api/data (needs a valid token with the required scope), GET /health.
+// Routes: GET and POST /api/data (each needs a valid token with the required scope; POST is what
+// Curity's example SPAs call, and its body is ignored), GET /health.
 package main
 
 import (
@@ -78,7 +79,7 @@ func newHandler(v *validator) http.Handler {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /api/data", func(w http.ResponseWriter, r *http.Request) {
+	data := func(w http.ResponseWriter, r *http.Request) {
 		claims, aerr := v.validate(r.Context(), r.Header.Get("Authorization"))
 		if aerr != nil {
 			writeAuthError(w, aerr)
@@ -91,7 +92,9 @@ func newHandler(v *validator) http.Handler {
 			"scope":   claims.Scope.String(),
 			"time":    time.Now().UTC().Format(time.RFC3339),
 		})
-	})
+	}
+	mux.HandleFunc("GET /api/data", data)
+	mux.HandleFunc("POST /api/data", data)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not_found", "message": "No such resource"})
 	})

@@ -67,6 +67,8 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 
 const SPA_CLIENT_ID = 'spa-client';
 const INTROSPECTION_CLIENT_ID = 'api-gateway-client';
+// The SPA's web origins, those of its redirect URIs.
+const SPA_ORIGINS = SPA_REDIRECT_URIS.map((uri) => new URL(uri).origin);
 
 // With PAD_TOKENS, the ID token (and userinfo) also carries a `pad` claim of 3/4 PAD_TOKENS
 // characters: the ID token's payload alone is then PAD_TOKENS characters of base64url.
@@ -253,8 +255,14 @@ const provider = new Provider(ISSUER, {
     Grant: 14 * 24 * 60 * 60,
   },
 
-  // No browser talks to this server with fetch: the OAuth Agent calls it server to server.
-  clientBasedCORS: () => false,
+  // The OAuth Agent calls this server without an Origin. The one browser call is userinfo
+  // through the OAuth Proxy (the demo's api.example.localhost/oauth-userinfo route), which passes
+  // the SPA's Origin on with spa-client's access token: only that is allowed. oidc-provider then
+  // adds its own Access-Control-Allow-Origin to the proxy's, and the route's Traefik headers
+  // middleware leaves the browser one.
+  clientBasedCORS: (ctx, origin, client) => (
+    ctx.oidc.route === 'userinfo' && client.clientId === SPA_CLIENT_ID && SPA_ORIGINS.includes(origin)
+  ),
 
   interactions: {
     url: (ctx, interaction) => `/interaction/${interaction.uid}`,

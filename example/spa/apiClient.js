@@ -4,21 +4,30 @@
 // a JWT for the API. When the API answers 401 the access token has probably expired: the client
 // asks the OAuth Agent to refresh it, once, and retries the call once.
 
-import { HttpError, readResponse, refresh } from './oauthAgentClient.js';
-
-// Only GET is used here. A POST, PUT, PATCH or DELETE would also need the x-example-csrf header
-// (bff-token's double-submit check), with the CSRF token that oauthAgentClient.js holds.
+import { HttpError, readResponse } from './oauthAgentClient.js';
 
 export class ApiClient {
   #baseUrl;
+  #agent;
 
-  constructor(apiUrl) {
+  /**
+   * agent is the OAuth Agent client (oauthAgentClient.js or oauthAgentClientV2.js): it refreshes
+   * the access token and knows the headers bff-token needs (v1: the CSRF header on writes; v2:
+   * the token-handler-version header).
+   */
+  constructor(apiUrl, agent) {
     this.#baseUrl = String(apiUrl).replace(/\/+$/, '');
+    this.#agent = agent;
   }
 
   /** GET /data: {message, sub, scope, time}. */
   getData() {
-    return this.#withRefresh(() => this.#get('/data'));
+    return this.#withRefresh(() => this.#send('GET', '/data'));
+  }
+
+  /** POST /data, as Curity's example SPAs call it: the same answer as GET. */
+  postData() {
+    return this.#withRefresh(() => this.#send('POST', '/data'));
   }
 
   async #withRefresh(send) {
@@ -31,7 +40,7 @@ export class ApiClient {
     }
 
     try {
-      await refresh();
+      await this.#agent.refresh();
     } catch (e) {
       if (e instanceof HttpError) {
         throw new HttpError(e.status, e.code,
@@ -51,12 +60,12 @@ export class ApiClient {
     }
   }
 
-  async #get(path) {
+  async #send(method, path) {
     let response;
     try {
       response = await fetch(this.#baseUrl + path, {
-        method: 'GET',
-        headers: { accept: 'application/json' },
+        method,
+        headers: { accept: 'application/json', ...this.#agent.apiHeaders(method) },
         credentials: 'include',
         mode: 'cors',
       });

@@ -1,9 +1,11 @@
-// Entry point of the demo SPA: the page-load flow, the four buttons and the tabs' coordination.
+// Entry point of the demo SPA: the page-load flow, the buttons and the tabs' coordination.
 //
-// The SPA never sees a token. It asks the OAuth Agent (through oauthAgentClient.js) whether the
-// browser's cookies hold a session, and calls the API (through apiClient.js) with those cookies.
+// The SPA never sees a token. It asks the OAuth Agent (through oauthAgentClient.js, or
+// oauthAgentClientV2.js when /config.json says agentApi v2) whether the browser's cookies hold a
+// session, and calls the API (through apiClient.js) with those cookies.
 
-import * as agent from './oauthAgentClient.js';
+import * as agentV1 from './oauthAgentClient.js';
+import * as agentV2 from './oauthAgentClientV2.js';
 import { HttpError, readResponse } from './oauthAgentClient.js';
 import { ApiClient } from './apiClient.js';
 import * as views from './views.js';
@@ -20,6 +22,10 @@ const AUTH_RESPONSE_PARAMS = ['code', 'state', 'iss', 'session_state', 'error', 
 // Focus and visibility changes re-check the session at most this often.
 const SYNC_MIN_INTERVAL_MS = 2000;
 
+// The OAuth Agent client of the API that /config.json names; both export the same functions.
+const AGENT_CLIENTS = { v1: agentV1, v2: agentV2 };
+
+let agent = agentV1;
 let api = null;
 let signedIn = false;
 let pageLoaded = false; // the first /login/end has answered
@@ -33,13 +39,14 @@ let lastSync = 0;
 main();
 
 async function main() {
-  views.bind({ signIn, getData, refreshToken, signOut });
+  views.bind({ signIn, getData, postData, refreshToken, signOut });
   views.showLoading();
   try {
     const config = await loadConfig();
-    agent.configure(config.oauthAgentUrl);
-    api = new ApiClient(config.apiUrl);
-    views.showEndpoints(config.oauthAgentUrl, config.apiUrl);
+    agent = AGENT_CLIENTS[config.agentApi];
+    agent.configure(config.oauthAgentUrl, config.userInfoUrl);
+    api = new ApiClient(config.apiUrl, agent);
+    views.showEndpoints(config.oauthAgentUrl, config.apiUrl, config.agentApi);
   } catch (e) {
     views.showError(e);
     showSignedOutState();
@@ -61,7 +68,15 @@ async function loadConfig() {
   if (typeof config?.oauthAgentUrl !== 'string' || typeof config?.apiUrl !== 'string') {
     throw new HttpError(response.status, 'invalid_configuration', '/config.json lacks oauthAgentUrl or apiUrl');
   }
-  return config;
+  // A web host from before agentApi existed serves v1 SPAs.
+  const agentApi = config.agentApi ?? 'v1';
+  if (!Object.hasOwn(AGENT_CLIENTS, agentApi)) {
+    throw new HttpError(response.status, 'invalid_configuration', `/config.json names an unknown agentApi ${agentApi}`);
+  }
+  if (agentApi === 'v2' && typeof config.userInfoUrl !== 'string') {
+    throw new HttpError(response.status, 'invalid_configuration', '/config.json lacks the userInfoUrl that agentApi v2 needs');
+  }
+  return { ...config, agentApi };
 }
 
 // ---- Page load ---------------------------------------------------------------------------------
@@ -69,7 +84,8 @@ async function loadConfig() {
 /**
  * Runs on every page load, including the return from the authorization server: /login/end
  * completes a login when the URL holds an authorization response, and otherwise reports whether
- * the cookies hold a session (which is why reloads and deep links keep the session).
+ * the cookies hold a session (v2 asks /session for that), which is why reloads and deep links keep
+ * the session.
  */
 async function handlePageLoad() {
   const isAuthResponse = hasAuthResponse();
@@ -155,6 +171,7 @@ async function showSignedInState() {
     userInfo.status === 'fulfilled' ? userInfo.value : null,
     claims.status === 'fulfilled' ? claims.value : null,
   );
+  views.showTokenExpiry(agent.accessTokenExpiresIn());
 }
 
 function showSignedOutState() {
@@ -164,8 +181,9 @@ function showSignedOutState() {
 }
 
 /**
- * The agent answers /userInfo with 401 token_expired when the authorization server rejects the
- * access token: refresh it once and try again.
+ * The v1 agent answers /userInfo with 401 token_expired when the authorization server rejects the
+ * access token: refresh it once and try again. (The v2 client refreshes on its own: its userinfo
+ * comes through the OAuth Proxy, whose 401s carry no such code.)
  */
 async function withTokenRefresh(send) {
   try {
@@ -233,13 +251,23 @@ function signIn() {
 function getData() {
   return run(async () => {
     views.clearApiResult();
-    views.showApiResult(await api.getData());
+    views.showApiResult(await api.getData(), 'GET');
+    views.showTokenExpiry(agent.accessTokenExpiresIn());
+  });
+}
+
+function postData() {
+  return run(async () => {
+    views.clearApiResult();
+    views.showApiResult(await api.postData(), 'POST');
+    views.showTokenExpiry(agent.accessTokenExpiresIn());
   });
 }
 
 function refreshToken() {
   return run(async () => {
     await agent.refresh();
+    views.showTokenExpiry(agent.accessTokenExpiresIn());
     views.showNotice(`The access token was refreshed at ${new Date().toLocaleTimeString()}.`);
   });
 }
@@ -257,9 +285,14 @@ function signOut() {
       throw e;
     }
     // The /logout response has cleared the cookies, so the other tabs' /login/end now reports
-    // signed-out. Then end the session at the authorization server, which returns to the home page.
+    // signed-out. Then end the session at the authorization server, which returns to the home
+    // page; a v2 agent without an end-session endpoint returns no URL, and the sign-out is done.
     broadcast('signed-out');
-    navigate(url);
+    if (url) {
+      navigate(url);
+    } else {
+      showSignedOutState();
+    }
   });
 }
 
@@ -328,8 +361,9 @@ function onTabMessage(message) {
 }
 
 /**
- * Asks /login/end whether the cookies still hold a session and updates the view when the answer
- * differs from what this tab shows. Calls are coalesced and, unless forced, rate-limited.
+ * Asks /login/end (v2: /session) whether the cookies still hold a session and updates the view
+ * when the answer differs from what this tab shows. Calls are coalesced and, unless forced,
+ * rate-limited.
  */
 function syncWithCookies({ force = false } = {}) {
   if (!pageLoaded || navigating || (busy && !force)) {
@@ -354,7 +388,9 @@ async function doSync() {
     if (isLoggedIn && !signedIn) {
       views.clearError();
       await showSignedInState();
-    } else if (!isLoggedIn && signedIn) {
+    } else if (isLoggedIn) {
+      views.showTokenExpiry(agent.accessTokenExpiresIn());
+    } else if (signedIn) {
       showSignedOutState();
       views.showNotice('You were signed out in another tab or window.');
     }

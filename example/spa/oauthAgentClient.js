@@ -134,3 +134,16 @@ export async function logout() {
 export function forgetSession() {
   csrf = null;
 }
+
+/**
+ * The headers the OAuth Proxy needs on an API call: the CSRF header on every method but GET and
+ * HEAD (bff-token's double-submit check), none on those.
+ */
+export function apiHeaders(method) {
+  return method === 'GET' || method === 'HEAD' || !csrf ? {} : { [CSRF_HEADER]: csrf };
+}
+
+/** The v1 API does not say when the access token expires. */
+export function accessTokenExpiresIn() {
+  return null;
+}

@@ -3,7 +3,7 @@
 const $ = (id) => document.getElementById(id);
 
 const VIEWS = ['loading-view', 'signed-out-view', 'signed-in-view'];
-const BUTTONS = ['sign-in', 'get-data', 'refresh-token', 'sign-out'];
+const BUTTONS = ['sign-in', 'get-data', 'post-data', 'refresh-token', 'sign-out'];
 
 function showView(id, status) {
   for (const view of VIEWS) {
@@ -14,17 +14,19 @@ function showView(id, status) {
   el.dataset.state = status;
 }
 
-/** Wires the buttons to the handlers: {signIn, getData, refreshToken, signOut}. */
+/** Wires the buttons to the handlers: {signIn, getData, postData, refreshToken, signOut}. */
 export function bind(handlers) {
   $('sign-in').addEventListener('click', handlers.signIn);
   $('get-data').addEventListener('click', handlers.getData);
+  $('post-data').addEventListener('click', handlers.postData);
   $('refresh-token').addEventListener('click', handlers.refreshToken);
   $('sign-out').addEventListener('click', handlers.signOut);
 }
 
-export function showEndpoints(agentUrl, apiUrl) {
+export function showEndpoints(agentUrl, apiUrl, agentApi) {
   $('agent-url').textContent = agentUrl;
   $('api-url').textContent = apiUrl;
+  $('agent-api').textContent = agentApi;
 }
 
 export function showLoading() {
@@ -35,6 +37,7 @@ export function showSignedOut() {
   $('user-name').textContent = '';
   $('auth-time').textContent = '';
   $('auth-time').removeAttribute('datetime');
+  showTokenExpiry(null);
   clearApiResult();
   clearNotice();
   showView('signed-out-view', 'signed-out');
@@ -73,8 +76,33 @@ function displayName(userInfo, claims) {
   return userInfo?.sub || claims?.sub || 'unknown user';
 }
 
-/** Shows the API's answer: its message, and who and what the token was for. */
-export function showApiResult(data) {
+/**
+ * Shows when the access token expires, from the seconds it has left (the OAuth Agent's v2 API
+ * says); null (v1, or an agent that does not know) hides the line. The seconds stay in
+ * data-expires-in.
+ */
+export function showTokenExpiry(seconds) {
+  const row = $('token-expiry-row');
+  const el = $('token-expiry');
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
+    row.hidden = true;
+    el.textContent = '';
+    el.removeAttribute('datetime');
+    el.removeAttribute('title');
+    delete el.dataset.expiresIn;
+    return;
+  }
+  const date = new Date(Date.now() + seconds * 1000);
+  el.dateTime = date.toISOString();
+  el.dataset.expiresIn = String(seconds);
+  el.textContent = date.toLocaleTimeString(undefined, { timeStyle: 'medium' });
+  // A count of seconds on screen would go stale; the time does not.
+  el.title = `${seconds} s left at ${new Date().toLocaleTimeString(undefined, { timeStyle: 'medium' })}`;
+  row.hidden = false;
+}
+
+/** Shows the API's answer to a method's call: its message, and who and what the token was for. */
+export function showApiResult(data, method) {
   const el = $('api-result');
   el.replaceChildren();
   const message = document.createElement('p');
@@ -82,7 +110,8 @@ export function showApiResult(data) {
   message.textContent = String(data?.message ?? '');
   const facts = document.createElement('dl');
   facts.className = 'facts';
-  for (const [label, value] of [['Subject', data?.sub], ['Scope', data?.scope], ['Time', data?.time]]) {
+  const request = method ? `${method} /data` : undefined;
+  for (const [label, value] of [['Request', request], ['Subject', data?.sub], ['Scope', data?.scope], ['Time', data?.time]]) {
     if (value === undefined) {
       continue;
     }

@@ -2,19 +2,23 @@
 //
 // Environment (defaults in brackets): HOST [127.0.0.1], PORT [3002], SPA_DIR [the first of
 // example/spa, ../spa and spa, relative to the working directory, that holds an index.html],
-// OAUTH_AGENT_URL and API_URL [derived per request, see below].
+// OAUTH_AGENT_URL, API_URL and USER_INFO_URL [derived per request, see below], AGENT_API [v1]:
+// the OAuth Agent API the SPA speaks, v1 or v2 (Curity's v2 token handler API, as the agent's
+// agentApi: v2 answers it).
 //
 // Routes:
-//   - GET /config.json: {"oauthAgentUrl": ..., "apiUrl": ...}. Unless set in the environment, both
-//     are derived from the request's Host by replacing a leading "www." with "api.": a page served
-//     from http://www.example.localhost:8080 gets http://api.example.localhost:8080/oauth-agent and
-//     http://api.example.localhost:8080/api.
+//   - GET /config.json: {"oauthAgentUrl": ..., "apiUrl": ..., "userInfoUrl": ..., "agentApi": ...}.
+//     Unless set in the environment, the URLs are derived from the request's Host by replacing a
+//     leading "www." with "api.": a page served from http://www.example.localhost:8080 gets
+//     http://api.example.localhost:8080/oauth-agent, http://api.example.localhost:8080/api and
+//     http://api.example.localhost:8080/oauth-userinfo (the demo's OAuth Proxy route to the
+//     authorization server's userinfo endpoint, which v2 SPAs call instead of the agent).
 //   - GET /health: 200.
 //   - anything else: a file from SPA_DIR; a path without a file extension that names no file
 //     serves index.html, so that the SPA's deep links survive a reload.
 //
 // Every response carries a Content-Security-Policy that allows scripts and styles from this origin
-// only and fetch calls to this origin and the OAuth Agent's and API's origins.
+// only and fetch calls to this origin and the OAuth Agent's, API's and userinfo URL's origins.
 package main
 
 import (
@@ -39,10 +43,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	agentAPI := env("AGENT_API", agentAPIV1)
+	if agentAPI != agentAPIV1 && agentAPI != agentAPIV2 {
+		log.Fatalf("AGENT_API is %q: use %s or %s", agentAPI, agentAPIV1, agentAPIV2)
+	}
 	h := &webHost{
 		files:         os.DirFS(dir),
 		oauthAgentURL: os.Getenv("OAUTH_AGENT_URL"),
 		apiURL:        os.Getenv("API_URL"),
+		userInfoURL:   os.Getenv("USER_INFO_URL"),
+		agentAPI:      agentAPI,
 	}
 	addr := net.JoinHostPort(env("HOST", "127.0.0.1"), env("PORT", "3002"))
 	srv := &http.Server{
@@ -63,7 +73,7 @@ func main() {
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 
-	log.Printf("serving %s on http://%s", dir, addr)
+	log.Printf("serving %s on http://%s (OAuth Agent API %s)", dir, addr, agentAPI)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}

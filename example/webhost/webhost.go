@@ -13,12 +13,21 @@ import (
 // defaultHost stands in for a Host header that is missing or not a plain host name.
 const defaultHost = "www.example.localhost:8080"
 
-// webHost serves the SPA. files is the SPA directory; oauthAgentURL and apiURL override the
-// per-request derivation when set.
+// The OAuth Agent APIs the SPA speaks (config.json's agentApi): Curity's v1 token handler API, or
+// its v2 API, which has no CSRF token and whose SPAs read userinfo through the OAuth Proxy.
+const (
+	agentAPIV1 = "v1"
+	agentAPIV2 = "v2"
+)
+
+// webHost serves the SPA. files is the SPA directory; oauthAgentURL, apiURL and userInfoURL
+// override the per-request derivation when set; agentAPI is agentAPIV1 or agentAPIV2 ("" is v1).
 type webHost struct {
 	files         fs.FS
 	oauthAgentURL string
 	apiURL        string
+	userInfoURL   string
+	agentAPI      string
 }
 
 func (h *webHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -27,14 +36,20 @@ func (h *webHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	agentURL, apiURL := h.endpoints(r)
-	setSecurityHeaders(w.Header(), agentURL, apiURL)
+	agentURL, apiURL, userInfoURL := h.endpoints(r)
+	setSecurityHeaders(w.Header(), agentURL, apiURL, userInfoURL)
 
 	switch r.URL.Path {
 	case "/config.json":
+		agentAPI := h.agentAPI
+		if agentAPI == "" {
+			agentAPI = agentAPIV1
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-cache")
-		_ = json.NewEncoder(w).Encode(map[string]string{"oauthAgentUrl": agentURL, "apiUrl": apiURL})
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"oauthAgentUrl": agentURL, "apiUrl": apiURL, "userInfoUrl": userInfoURL, "agentApi": agentAPI,
+		})
 	case "/health":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -43,10 +58,11 @@ func (h *webHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// endpoints returns the OAuth Agent's and the API's base URLs for this request.
-func (h *webHost) endpoints(r *http.Request) (agentURL, apiURL string) {
-	agentURL, apiURL = h.oauthAgentURL, h.apiURL
-	if agentURL == "" || apiURL == "" {
+// endpoints returns the OAuth Agent's and the API's base URLs and the userinfo URL (the OAuth
+// Proxy's route to the authorization server's userinfo endpoint) for this request.
+func (h *webHost) endpoints(r *http.Request) (agentURL, apiURL, userInfoURL string) {
+	agentURL, apiURL, userInfoURL = h.oauthAgentURL, h.apiURL, h.userInfoURL
+	if agentURL == "" || apiURL == "" || userInfoURL == "" {
 		base := apiBaseURL(r)
 		if agentURL == "" {
 			agentURL = base + "/oauth-agent"
@@ -54,8 +70,11 @@ func (h *webHost) endpoints(r *http.Request) (agentURL, apiURL string) {
 		if apiURL == "" {
 			apiURL = base + "/api"
 		}
+		if userInfoURL == "" {
+			userInfoURL = base + "/oauth-userinfo"
+		}
 	}
-	return agentURL, apiURL
+	return agentURL, apiURL, userInfoURL
 }
 
 // apiBaseURL derives the API host's URL from the web host's: www.example.localhost:8080 becomes
@@ -94,10 +113,10 @@ func plainHost(host string) bool {
 }
 
 // setSecurityHeaders: the SPA loads only its own scripts and styles (no inline code, no CDN) and
-// talks only to this origin (config.json) and the OAuth Agent and API origins.
-func setSecurityHeaders(hdr http.Header, agentURL, apiURL string) {
+// talks only to this origin (config.json) and the OAuth Agent, API and userinfo origins.
+func setSecurityHeaders(hdr http.Header, agentURL, apiURL, userInfoURL string) {
 	connect := []string{"'self'"}
-	for _, u := range []string{agentURL, apiURL} {
+	for _, u := range []string{agentURL, apiURL, userInfoURL} {
 		if o := origin(u); o != "" && !contains(connect, o) {
 			connect = append(connect, o)
 		}

@@ -88,6 +88,7 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("%s: headers %v", path, h)
 		}
 		csp := h.Get("Content-Security-Policy")
+		// The agent, the API and the userinfo route share the API host: one origin.
 		for _, want := range []string{"default-src 'none'", "script-src 'self'",
 			"connect-src 'self' http://api.example.localhost:8080;", "frame-ancestors 'none'"} {
 			if !strings.Contains(csp, want) {
@@ -113,22 +114,29 @@ func config(t *testing.T, h http.Handler, header map[string]string) map[string]s
 func TestConfigDerivedFromHost(t *testing.T) {
 	h := testHost()
 	tests := []struct {
-		header          map[string]string
-		wantAgent, want string
+		header                           map[string]string
+		wantAgent, want, wantUserInfoURL string
 	}{
-		{nil, "http://api.example.localhost:8080/oauth-agent", "http://api.example.localhost:8080/api"},
-		{map[string]string{"Host": "WWW.Example.com"}, "http://api.example.com/oauth-agent", "http://api.example.com/api"},
+		{nil, "http://api.example.localhost:8080/oauth-agent", "http://api.example.localhost:8080/api",
+			"http://api.example.localhost:8080/oauth-userinfo"},
+		{map[string]string{"Host": "WWW.Example.com"}, "http://api.example.com/oauth-agent", "http://api.example.com/api",
+			"http://api.example.com/oauth-userinfo"},
 		{map[string]string{"Host": "www.example.com", "X-Forwarded-Proto": "https"},
-			"https://api.example.com/oauth-agent", "https://api.example.com/api"},
+			"https://api.example.com/oauth-agent", "https://api.example.com/api", "https://api.example.com/oauth-userinfo"},
 		// Not www.: the agent and API are taken to share the web origin.
-		{map[string]string{"Host": "127.0.0.1:3002"}, "http://127.0.0.1:3002/oauth-agent", "http://127.0.0.1:3002/api"},
+		{map[string]string{"Host": "127.0.0.1:3002"}, "http://127.0.0.1:3002/oauth-agent", "http://127.0.0.1:3002/api",
+			"http://127.0.0.1:3002/oauth-userinfo"},
 		// Junk in Host never reaches the answer.
-		{map[string]string{"Host": `evil.com"/x`}, "http://api.example.localhost:8080/oauth-agent", "http://api.example.localhost:8080/api"},
+		{map[string]string{"Host": `evil.com"/x`}, "http://api.example.localhost:8080/oauth-agent", "http://api.example.localhost:8080/api",
+			"http://api.example.localhost:8080/oauth-userinfo"},
 	}
 	for _, tt := range tests {
 		c := config(t, h, tt.header)
-		if c["oauthAgentUrl"] != tt.wantAgent || c["apiUrl"] != tt.want {
+		if c["oauthAgentUrl"] != tt.wantAgent || c["apiUrl"] != tt.want || c["userInfoUrl"] != tt.wantUserInfoURL {
 			t.Errorf("%v: %v", tt.header, c)
+		}
+		if c["agentApi"] != "v1" || len(c) != 4 {
+			t.Errorf("%v: %v, want agentApi v1 and four members", tt.header, c)
 		}
 	}
 }
@@ -137,12 +145,15 @@ func TestConfigFromEnvironment(t *testing.T) {
 	h := testHost()
 	h.oauthAgentURL = "https://bff.example.com/oauth-agent"
 	h.apiURL = "https://api.example.com/api"
+	h.userInfoURL = "https://proxy.example.com/userinfo"
+	h.agentAPI = agentAPIV2
 	c := config(t, h, nil)
-	if c["oauthAgentUrl"] != h.oauthAgentURL || c["apiUrl"] != h.apiURL {
+	if c["oauthAgentUrl"] != h.oauthAgentURL || c["apiUrl"] != h.apiURL || c["userInfoUrl"] != h.userInfoURL ||
+		c["agentApi"] != "v2" {
 		t.Fatalf("%v", c)
 	}
 	csp := get(h, "/", nil).Header().Get("Content-Security-Policy")
-	if !strings.Contains(csp, "connect-src 'self' https://bff.example.com https://api.example.com;") {
+	if !strings.Contains(csp, "connect-src 'self' https://bff.example.com https://api.example.com https://proxy.example.com;") {
 		t.Fatalf("CSP %q", csp)
 	}
 }
@@ -197,8 +208,8 @@ func TestTheSPA(t *testing.T) {
 	body := index.Body.String()
 	for _, want := range []string{`<title>Token Handler Demo</title>`, `<script type="module" src="/app.js">`,
 		`href="/styles.css"`, `id="status"`, `id="signed-out-view"`, `id="sign-in"`, `id="signed-in-view"`,
-		`id="user-name"`, `id="auth-time"`, `id="get-data"`, `id="refresh-token"`, `id="sign-out"`,
-		`id="api-result"`, `id="error"`} {
+		`id="user-name"`, `id="auth-time"`, `id="token-expiry"`, `id="get-data"`, `id="post-data"`,
+		`id="refresh-token"`, `id="sign-out"`, `id="api-result"`, `id="error"`, `id="agent-api"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index.html lacks %s", want)
 		}
@@ -206,7 +217,7 @@ func TestTheSPA(t *testing.T) {
 	if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "onclick") {
 		t.Error("index.html has inline code, which the CSP blocks")
 	}
-	for _, f := range []string{"/app.js", "/oauthAgentClient.js", "/apiClient.js", "/views.js"} {
+	for _, f := range []string{"/app.js", "/oauthAgentClient.js", "/oauthAgentClientV2.js", "/apiClient.js", "/views.js"} {
 		rec := get(h, f, nil)
 		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
 			t.Errorf("%s: %d %q", f, rec.Code, rec.Header().Get("Content-Type"))

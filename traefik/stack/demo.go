@@ -27,6 +27,9 @@ type DemoOptions struct {
 	// AuthServer is the authorization server: AuthServerOIDCProvider (the default, also for "")
 	// or AuthServerHydra.
 	AuthServer string
+	// AgentAPI is the token handler API of the oauth-agent and bff-token middlewares, and so of
+	// the SPA: AgentAPIV1 (the default, also for "") or AgentAPIV2.
+	AgentAPI string
 	// TraefikAddr, AuthServerAddr, APIAddr and WebHostAddr are host:port on 127.0.0.1. With
 	// Hydra, AuthServerAddr is its public API (the issuer's back channel).
 	TraefikAddr, AuthServerAddr, APIAddr, WebHostAddr string
@@ -62,6 +65,19 @@ const (
 	// introspection, so phantomToken mints the API's JWT and the API trusts the gateway's JWKS.
 	AuthServerHydra = "hydra"
 )
+
+// The token handler APIs the demo speaks (DemoOptions.AgentAPI, make demo AGENT_API=...).
+const (
+	// AgentAPIV1 is Curity's v1 token handler API, the plugin's default.
+	AgentAPIV1 = "v1"
+	// AgentAPIV2 is Curity's v2 API (agentApi: v2 on oauth-agent and bff-token): no CSRF token,
+	// the token-handler-version header instead, and userinfo through the OAuth Proxy.
+	AgentAPIV2 = "v2"
+)
+
+// DemoUserInfoPath is the demo's OAuth Proxy route to the authorization server's userinfo
+// endpoint, on api.example.localhost.
+const DemoUserInfoPath = "/oauth-userinfo"
 
 // The Hydra demo's gateway: where phantomToken serves the public key of the JWTs it mints, and
 // the signing key's file name in the work directory (a new development key at every start).
@@ -113,6 +129,13 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	default:
 		return nil, fmt.Errorf("unknown authorization server %q: use %s or %s", o.AuthServer, AuthServerOIDCProvider, AuthServerHydra)
 	}
+	switch o.AgentAPI {
+	case "":
+		o.AgentAPI = AgentAPIV1
+	case AgentAPIV1, AgentAPIV2:
+	default:
+		return nil, fmt.Errorf("unknown agent API %q: use %s or %s", o.AgentAPI, AgentAPIV1, AgentAPIV2)
+	}
 	for _, addr := range addrs {
 		if *addr == "" {
 			free, err := FreeAddr()
@@ -160,7 +183,8 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	web := exec.Command(filepath.Join(bin, "example-webhost"))
-	web.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+Port(o.WebHostAddr), "SPA_DIR="+filepath.Join(o.Root, "example", "spa"))
+	web.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+Port(o.WebHostAddr), "SPA_DIR="+filepath.Join(o.Root, "example", "spa"),
+		"AGENT_API="+o.AgentAPI)
 	if err := d.run(ctx, "webhost", web, "http://"+o.WebHostAddr+"/health", ""); err != nil {
 		return err
 	}
@@ -182,12 +206,17 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	d.Traefik = d.Processes[len(d.Processes)-1]
-	// The routers exist once the web host's page and the agent answer through Traefik.
+	// The routers exist once the web host's page and the agent answer through Traefik (the v2
+	// agent has no /claims: it answers 404 there).
 	base := "http://" + o.TraefikAddr
 	if err := WaitHTTP(ctx, d.Traefik, base+"/", "www.example.localhost", time.Minute, isOK); err != nil {
 		return err
 	}
-	if err := WaitHTTP(ctx, d.Traefik, base+"/oauth-agent/claims", "api.example.localhost", time.Minute, NotNotFound); err != nil {
+	agentPath := "/oauth-agent/claims"
+	if o.AgentAPI == AgentAPIV2 {
+		agentPath = "/oauth-agent/session"
+	}
+	if err := WaitHTTP(ctx, d.Traefik, base+agentPath, "api.example.localhost", time.Minute, NotNotFound); err != nil {
 		return err
 	}
 	if strings.Contains(d.Traefik.Output(), "Plugins are disabled") {
@@ -285,9 +314,9 @@ func (d *Demo) run(ctx context.Context, name string, cmd *exec.Cmd, readyURL, ho
 	return WaitHTTP(ctx, p, readyURL, host, time.Minute, isOK)
 }
 
-// renderConfig writes traefik/traefik.yml and the dynamic configuration (traefik/dynamic/ for
-// oidc-provider, demoHydraYAML for Hydra) into the work directory with the demo's documented
-// addresses replaced by the ones in use, and returns the static file's path.
+// renderConfig writes traefik/traefik.yml and the dynamic configuration (DynamicConfig) into the
+// work directory with the demo's documented addresses replaced by the ones in use, and returns the
+// static file's path.
 func (d *Demo) renderConfig() (string, error) {
 	o := d.Options
 	// The directory is the file provider's: a file of an earlier run with the other
@@ -299,32 +328,12 @@ func (d *Demo) renderConfig() (string, error) {
 	if err := os.MkdirAll(dynDir, 0o755); err != nil {
 		return "", err
 	}
-	replacer := strings.NewReplacer(
-		DemoTraefikAddr, o.TraefikAddr,
-		"localhost:"+Port(DemoTraefikAddr), "localhost:"+Port(o.TraefikAddr),
-		DemoAuthServerAddr, o.AuthServerAddr,
-		DemoAPIAddr, o.APIAddr,
-		DemoWebHostAddr, o.WebHostAddr,
-		DemoHydraAdminAddr, o.HydraAdminAddr,
-		DemoHydraLoginAddr, o.HydraLoginAddr,
-		"signingKeyFile: "+demoGatewaySigningKey, "signingKeyFile: "+filepath.Join(o.WorkDir, demoGatewaySigningKey),
-		"directory: traefik/dynamic", "directory: "+dynDir,
-	)
-	if o.AuthServer == AuthServerHydra {
-		if err := os.WriteFile(filepath.Join(dynDir, "demo-hydra.yml"), []byte(replacer.Replace(demoHydraYAML)), 0o644); err != nil {
-			return "", err
-		}
+	files, err := DynamicConfig(o)
+	if err != nil {
+		return "", err
 	}
-	files, err := filepath.Glob(filepath.Join(o.Root, "traefik", "dynamic", "*.yml"))
-	if err != nil || o.AuthServer == AuthServerHydra {
-		files = nil
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dynDir, filepath.Base(f)), []byte(replacer.Replace(string(data))), 0o644); err != nil {
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dynDir, name), []byte(content), 0o644); err != nil {
 			return "", err
 		}
 	}
@@ -333,7 +342,83 @@ func (d *Demo) renderConfig() (string, error) {
 		return "", err
 	}
 	static := filepath.Join(o.WorkDir, "traefik.yml")
-	return static, os.WriteFile(static, []byte(replacer.Replace(string(data))), 0o644)
+	return static, os.WriteFile(static, []byte(o.replacer(dynDir).Replace(string(data))), 0o644)
+}
+
+// DynamicConfig returns the demo's dynamic configuration files by name: those of
+// traefik/dynamic/ for oidc-provider, demoHydraYAML for Hydra, with the documented addresses
+// replaced by the options' (addresses left empty keep theirs) and, with AgentAPIV2, agentApi: v2
+// on the oauth-agent and bff-token middlewares. With the documented (or empty) addresses, no
+// WorkDir and AgentAPIV1 (or "") they are the files as they stand.
+func DynamicConfig(o DemoOptions) (map[string]string, error) {
+	replacer := o.replacer(filepath.Join(o.WorkDir, "dynamic"))
+	sources := map[string]string{}
+	if o.AuthServer == AuthServerHydra {
+		sources["demo-hydra.yml"] = demoHydraYAML
+	} else {
+		files, err := filepath.Glob(filepath.Join(o.Root, "traefik", "dynamic", "*.yml"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			sources[filepath.Base(f)] = string(data)
+		}
+	}
+	rendered := make(map[string]string, len(sources))
+	for name, content := range sources {
+		content = replacer.Replace(content)
+		if o.AgentAPI == AgentAPIV2 {
+			var err error
+			if content, err = withAgentAPI(content, AgentAPIV2); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		rendered[name] = content
+	}
+	return rendered, nil
+}
+
+// withAgentAPI sets agentApi on the oauthAgent and bffToken roles of a dynamic configuration
+// whose plugin settings are indented as the demo's are; each role must be there exactly once, so
+// that a reworded file cannot leave a middleware at the v1 default unnoticed.
+func withAgentAPI(content, api string) (string, error) {
+	for _, role := range []string{"oauthAgent", "bffToken"} {
+		key := "\n          " + role + ":\n"
+		if n := strings.Count(content, key); n != 1 {
+			return "", fmt.Errorf("%d %s middlewares where agentApi is to be set, want 1", n, role)
+		}
+		content = strings.Replace(content, key, key+"            agentApi: "+api+"\n", 1)
+	}
+	return content, nil
+}
+
+// replacer replaces the documented addresses of the demo's configuration files by the options'
+// (an empty address keeps the documented one), the signing key's file name by its path in the
+// work directory, and the file provider's directory by dynDir.
+func (o DemoOptions) replacer(dynDir string) *strings.Replacer {
+	pairs := []string{}
+	for _, addr := range [][2]string{
+		{DemoTraefikAddr, o.TraefikAddr},
+		{"localhost:" + Port(DemoTraefikAddr), "localhost:" + Port(o.TraefikAddr)},
+		{DemoAuthServerAddr, o.AuthServerAddr},
+		{DemoAPIAddr, o.APIAddr},
+		{DemoWebHostAddr, o.WebHostAddr},
+		{DemoHydraAdminAddr, o.HydraAdminAddr},
+		{DemoHydraLoginAddr, o.HydraLoginAddr},
+	} {
+		if addr[1] != "" && addr[1] != "localhost:" {
+			pairs = append(pairs, addr[0], addr[1])
+		}
+	}
+	pairs = append(pairs,
+		"signingKeyFile: "+demoGatewaySigningKey, "signingKeyFile: "+filepath.Join(o.WorkDir, demoGatewaySigningKey),
+		"directory: traefik/dynamic", "directory: "+dynDir,
+	)
+	return strings.NewReplacer(pairs...)
 }
 
 // npmInstall runs npm ci when the authorization server's packages are missing or older than the
@@ -378,10 +463,15 @@ const demoHydraYAML = `# Dynamic configuration of the demo against Ory Hydra (ma
 #   www.example.localhost                          -> web host (the SPA's files)
 #   api.example.localhost/oauth-agent              -> [oauth-agent] -> noop@internal
 #   api.example.localhost/api                      -> [bff-token, phantom-token] -> example API
+#   api.example.localhost/oauth-userinfo           -> [bff-token, oauth-userinfo-cors,
+#                                                     oauth-userinfo-path] -> Hydra's /userinfo
 #   /.well-known/gateway-jwks (any host)           -> [phantom-token] (the gateway's JWKS)
 #   login.example.localhost/login|consent|logout   -> Hydra's login and consent app
 #   login.example.localhost                        -> Hydra's public API (the issuer)
 #
+# oauth-userinfo is the OAuth Proxy in front of userinfo, as in demo.yml (which says why
+# oauth-userinfo-cors is there: Hydra adds no CORS headers of its own unless its CORS is enabled,
+# and then the middleware still leaves one Access-Control-Allow-Origin).
 # Browser-facing URLs (issuer, authorization and end-session endpoints, the login app) use the
 # *.localhost names through Traefik on port 8080; back-channel URLs go straight to 127.0.0.1:
 # Hydra's public API on 3000 (token, userinfo, JWKS, revocation) and its admin API on 3003
@@ -402,6 +492,11 @@ http:
       entryPoints: [web]
       middlewares: [bff-token, phantom-token]
       service: api
+    oauth-userinfo:
+      rule: Host("api.example.localhost") && Path("/oauth-userinfo")
+      entryPoints: [web]
+      middlewares: [bff-token, oauth-userinfo-cors, oauth-userinfo-path]
+      service: authserver
     gateway-jwks:
       rule: Path("/.well-known/gateway-jwks")
       entryPoints: [web]
@@ -461,6 +556,14 @@ http:
             mintedAudience: api.example.localhost
             jwksPath: /.well-known/gateway-jwks
             requiredScopes: [read]
+    oauth-userinfo-cors:
+      headers:
+        accessControlAllowOriginList:
+          - http://www.example.localhost:8080
+        accessControlAllowCredentials: true
+    oauth-userinfo-path:
+      replacePath:
+        path: /userinfo
 
   services:
     api:

@@ -3,7 +3,10 @@
 // handler plugin, and stops them all on Ctrl-C.
 //
 // The authorization server is oidc-provider, or Ory Hydra with -auth-server hydra (make demo
-// AUTH_SERVER=hydra); the flag's default is $AUTH_SERVER, else oidc-provider.
+// AUTH_SERVER=hydra); the flag's default is $AUTH_SERVER, else oidc-provider. The token handler
+// API is Curity's v1, or its v2 with -agent-api v2 (make demo AGENT_API=v2): agentApi: v2 on the
+// oauth-agent and bff-token middlewares, and the SPA speaks v2; the flag's default is
+// $AGENT_API, else v1.
 package main
 
 import (
@@ -25,9 +28,19 @@ func main() {
 	}
 	flag.StringVar(&authServer, "auth-server", authServer,
 		"the authorization server: "+stack.AuthServerOIDCProvider+" or "+stack.AuthServerHydra+" (default $AUTH_SERVER, else "+stack.AuthServerOIDCProvider+")")
+	agentAPI := os.Getenv("AGENT_API")
+	if agentAPI == "" {
+		agentAPI = stack.AgentAPIV1
+	}
+	flag.StringVar(&agentAPI, "agent-api", agentAPI,
+		"the token handler API of the agent, the OAuth Proxy and the SPA: "+stack.AgentAPIV1+" or "+stack.AgentAPIV2+" (default $AGENT_API, else "+stack.AgentAPIV1+")")
 	flag.Parse()
 	if authServer != stack.AuthServerOIDCProvider && authServer != stack.AuthServerHydra {
 		fmt.Fprintf(os.Stderr, "demo: unknown authorization server %q: use %s or %s\n", authServer, stack.AuthServerOIDCProvider, stack.AuthServerHydra)
+		os.Exit(2)
+	}
+	if agentAPI != stack.AgentAPIV1 && agentAPI != stack.AgentAPIV2 {
+		fmt.Fprintf(os.Stderr, "demo: unknown agent API %q: use %s or %s\n", agentAPI, stack.AgentAPIV1, stack.AgentAPIV2)
 		os.Exit(2)
 	}
 	root := stack.RepoRoot()
@@ -43,6 +56,7 @@ func main() {
 		Root:           root,
 		WorkDir:        work,
 		AuthServer:     authServer,
+		AgentAPI:       agentAPI,
 		TraefikAddr:    stack.DemoTraefikAddr,
 		AuthServerAddr: stack.DemoAuthServerAddr,
 		APIAddr:        stack.DemoAPIAddr,
@@ -66,12 +80,13 @@ The demo is running.
   Open      http://www.example.localhost:8080/   (Chromium, Chrome, Firefox or Edge: *.localhost needs no /etc/hosts entry)
   Sign in   demouser / Password1
 
-  Agent     http://api.example.localhost:8080/oauth-agent
+  Agent     http://api.example.localhost:8080/oauth-agent   (token handler API %s)
   API       http://api.example.localhost:8080/api/data
+  Userinfo  http://api.example.localhost:8080%s   (through the OAuth Proxy)
   Login     http://login.example.localhost:8080/.well-known/openid-configuration   (%s)
 %s
 Press Ctrl-C to stop every process.
-`, authServer, hydraNote(authServer))
+`, agentAPI, stack.DemoUserInfoPath, authServer, hydraNote(authServer))
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	demo.Stop()
