@@ -30,6 +30,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/apierror"
 	"github.com/tokenhandler/traefik-token-handler/internal/bearer"
@@ -59,6 +60,16 @@ type Middleware struct {
 	exposeValue         []string            // nil when no headers are exposed
 	allowTokens         bool
 	removeCookieHeaders bool
+	// fastMethod is the method ServeHTTP serves from authorizations: GET, or none with
+	// allowTokens, whose bearer requests pass through untouched.
+	fastMethod string
+	// authorizations maps an access token cookie value that decrypted to the request's
+	// Authorization value ("Bearer <token>"), so that the common GET is one map lookup instead
+	// of cookie decoding, AES-GCM and string building. It is bounded (remember) and per instance,
+	// and it holds what the decrypted cookies hold.
+	mu                 sync.RWMutex
+	authorizations     map[string]string
+	authorizationBytes int
 	// v2 is agentApi: v2: unsafe methods need the token-handler-version header instead of the
 	// CSRF double submit.
 	v2 bool
@@ -84,6 +95,11 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		allowTokens:         s.allowTokens,
 		removeCookieHeaders: s.removeCookieHeaders,
 		v2:                  s.v2,
+		fastMethod:          http.MethodGet,
+		authorizations:      make(map[string]string),
+	}
+	if s.allowTokens {
+		m.fastMethod = ""
 	}
 	for origin := range s.origins {
 		m.allowOrigin[origin] = []string{origin}
@@ -94,12 +110,44 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	return m, nil
 }
 
-// ServeHTTP is written for Yaegi, which interprets it on every request: the common path makes no
-// call to another interpreted function (each costs about a microsecond there, most of it in
-// allocating the callee's frame), reads and writes headers through the header maps rather than
-// their methods, and leaves every rare branch (preflight, pass-through, rejection, a cookie that
-// needs a previous key) to helper functions.
+// ServeHTTP is written for Yaegi, which interprets it on every request and allocates every
+// slot of its frame on each call, whether a branch runs or not: it holds only the common case,
+// a GET whose access token cookie was seen before (authorizations), with the fewest expressions
+// that serve it, and leaves everything else (a first request, an unsafe method, a preflight,
+// pass-through, every rejection) to serveSlow.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == m.fastMethod {
+		if c, err := r.Cookie(m.accessTokenCookie); err == nil {
+			m.mu.RLock()
+			authorization := m.authorizations[c.Value]
+			m.mu.RUnlock()
+			allowOrigin := m.allowOrigin[r.Header.Get("Origin")]
+			if authorization != "" && (allowOrigin != nil || m.cors == nil) {
+				// A new slice: a handler after this one may write into it (phantomToken does).
+				r.Header["Authorization"] = []string{authorization}
+				if m.removeCookieHeaders {
+					delete(r.Header, "Cookie")
+					delete(r.Header, m.csrfHeader)
+				}
+				if m.cors != nil {
+					h := w.Header()
+					h["Access-Control-Allow-Origin"] = allowOrigin
+					h["Access-Control-Allow-Credentials"] = allowCredentials
+					if m.exposeValue != nil {
+						h["Access-Control-Expose-Headers"] = m.exposeValue
+					}
+					h["Vary"] = append(h["Vary"], "Origin")
+				}
+				m.next.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	m.serveSlow(w, r)
+}
+
+// serveSlow is every request but the common GET: the checks in the package comment's order.
+func (m *Middleware) serveSlow(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions || m.allowTokens {
 		if m.serveSpecial(w, r) {
 			return
@@ -121,41 +169,84 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// cookies.Open, inlined: GET is most of an API's traffic, and a call costs more under
-	// Yaegi than the work it does.
-	accessToken := ""
+	// The first access token cookie, remembered or sealed with the current key: the only case
+	// kept in authorizations, whose key is that cookie's value.
+	authorization := ""
 	if c, err := r.Cookie(m.accessTokenCookie); err == nil {
-		if blob, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(blob) >= minCookieBytes && blob[0] == 1 {
-			if plain, err := m.aead.Open(blob[13:13], blob[1:13], blob[13:], nil); err == nil {
-				accessToken = string(plain)
-			}
+		m.mu.RLock()
+		authorization = m.authorizations[c.Value]
+		m.mu.RUnlock()
+		if authorization == "" {
+			authorization = m.openAndRemember(c.Value)
 		}
 	}
-	if accessToken == "" {
-		if accessToken = m.accessTokenSlowly(w, r, origin); accessToken == "" {
+	if authorization == "" {
+		accessToken := m.accessTokenSlowly(w, r, origin)
+		if accessToken == "" {
 			return
 		}
+		authorization = "Bearer " + accessToken
 	}
 
-	header["Authorization"] = []string{"Bearer " + accessToken}
+	header["Authorization"] = []string{authorization}
 	if m.removeCookieHeaders {
 		delete(header, "Cookie")
 		delete(header, m.csrfHeader)
 	}
 	if m.cors != nil {
-		responseHeader := w.Header()
-		responseHeader["Access-Control-Allow-Origin"] = allowOrigin
-		responseHeader["Access-Control-Allow-Credentials"] = allowCredentials
-		if m.exposeValue != nil {
-			responseHeader["Access-Control-Expose-Headers"] = m.exposeValue
-		}
-		if vary := responseHeader["Vary"]; len(vary) == 0 {
-			responseHeader["Vary"] = varyOrigin
-		} else {
-			responseHeader["Vary"] = append(vary, "Origin")
-		}
+		addCORS(w.Header(), allowOrigin, m.exposeValue)
 	}
 	m.next.ServeHTTP(w, r)
+}
+
+// addCORS adds the CORS headers of an answer to a trusted origin, whose
+// Access-Control-Allow-Origin value is allowOrigin.
+func addCORS(h http.Header, allowOrigin, exposeValue []string) {
+	h["Access-Control-Allow-Origin"] = allowOrigin
+	h["Access-Control-Allow-Credentials"] = allowCredentials
+	if exposeValue != nil {
+		h["Access-Control-Expose-Headers"] = exposeValue
+	}
+	h["Vary"] = append(h["Vary"], "Origin")
+}
+
+// openAndRemember decrypts an access token cookie value sealed with the current key (cookies.Open's
+// common case, inlined) and remembers its Authorization value; "" when it does not decrypt so.
+func (m *Middleware) openAndRemember(cookieValue string) string {
+	blob, err := base64.RawURLEncoding.DecodeString(cookieValue)
+	if err != nil || len(blob) < minCookieBytes || blob[0] != 1 {
+		return ""
+	}
+	plain, err := m.aead.Open(blob[13:13], blob[1:13], blob[13:], nil)
+	if err != nil {
+		return ""
+	}
+	authorization := "Bearer " + string(plain)
+	m.remember(cookieValue, authorization)
+	return authorization
+}
+
+// The bounds of authorizations, per instance: past either, it starts over empty (and refills
+// from the requests that follow, one decryption each).
+const (
+	maxAuthorizations     = 10000
+	maxAuthorizationBytes = 16 << 20
+)
+
+// remember keeps the Authorization value that the access token cookie value decrypted to, for
+// the next GETs with the same cookie. Only values that decrypted are kept, so a forged or
+// tampered cookie never is; the value is the request's first cookie of the name, not a chunk
+// count, so it alone determines the access token.
+func (m *Middleware) remember(cookieValue, authorization string) {
+	size := len(cookieValue) + len(authorization)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.authorizations) >= maxAuthorizations || m.authorizationBytes+size > maxAuthorizationBytes {
+		m.authorizations = make(map[string]string)
+		m.authorizationBytes = 0
+	}
+	m.authorizations[cookieValue] = authorization
+	m.authorizationBytes += size
 }
 
 // refusedUnsafe checks a request with an unsafe method: a trusted Origin, with CORS or without,
@@ -219,7 +310,6 @@ const minCookieBytes = cookiecrypt.MinBlobSize
 // Shared response header values (see Middleware.allowOrigin).
 var (
 	allowCredentials = []string{"true"}
-	varyOrigin       = []string{"Origin"}
 )
 
 // safeMethods are the methods that need no CSRF check (contract §6.3): every other method, in

@@ -1,14 +1,27 @@
 package phantomtoken
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/flight"
 )
 
-// tokenKey is the cache key: the SHA-256 of the token, so that the cache never holds a token.
-type tokenKey [32]byte
+// Cache keys are strings. Active results are keyed by the Authorization header value that
+// carries the token ("Bearer <token>", activeKey), so that a cache hit is one map lookup with the
+// header as it came, with no hashing: the entry holds the JWT, which is worth as much as the
+// token (the contract allows either). Inactive results, which anyone can make the cache hold by
+// sending random tokens of any size, are keyed by the token's SHA-256 (hashedKey).
+
+// activeKey is the key of a token's active result.
+func activeKey(token string) string { return "Bearer " + token }
+
+// hashedKey is the key of a token's inactive result: 32 bytes, whatever the token's size.
+func hashedKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return string(sum[:])
+}
 
 // entry is a cached active introspection result.
 type entry struct {
@@ -22,7 +35,7 @@ type entry struct {
 
 // queued records an insertion, oldest first, for eviction and expiry sweeping.
 type queued struct {
-	key tokenKey
+	key string
 	seq uint64
 }
 
@@ -35,7 +48,7 @@ type queued struct {
 // go-oidc's remote key set: the first caller does the call, the others wait for its answer.
 type cache struct {
 	mu      sync.RWMutex
-	entries map[tokenKey]*entry
+	entries map[string]*entry
 	queue   []queued
 	seq     uint64
 	max     int
@@ -56,7 +69,7 @@ type cache struct {
 
 func newCache(max int) *cache {
 	return &cache{
-		entries: make(map[tokenKey]*entry),
+		entries: make(map[string]*entry),
 		flights: flight.NewGroup(),
 		max:     max,
 		now:     time.Now,
@@ -64,7 +77,7 @@ func newCache(max int) *cache {
 }
 
 // get returns the unexpired entry for key, or nil.
-func (c *cache) get(key tokenKey) *entry {
+func (c *cache) get(key string) *entry {
 	c.mu.RLock()
 	e := c.entries[key]
 	c.mu.RUnlock()
@@ -84,7 +97,7 @@ func (c *cache) get(key tokenKey) *entry {
 
 // put stores e under key, first removing expired entries from the head of the queue and, when
 // the cache is full, the oldest ones.
-func (c *cache) put(key tokenKey, e *entry) {
+func (c *cache) put(key string, e *entry) {
 	if c.max <= 0 {
 		return
 	}
@@ -119,28 +132,29 @@ func (c *cache) len() int {
 	return len(c.entries)
 }
 
-// resolve returns the cached entry for key or, on a miss, the result of introspect, calling it
-// once however many requests miss on key at the same time (internal/flight). A result is cached
+// resolve returns the cached entry for key (activeKey) or the inactive result remembered for
+// inactiveKey (hashedKey) or, on a miss, the result of introspect, calling it once however many
+// requests miss on the token at the same time (internal/flight, keyed by the short hash). A result is cached
 // before the waiting requests are released, so that no request that arrives later starts a
 // second call.
-func (c *cache) resolve(key tokenKey, introspect func() result) result {
+func (c *cache) resolve(key, inactiveKey string, introspect func() result) result {
 	lookup := func() (interface{}, bool) {
 		if e := c.get(key); e != nil {
 			return result{outcome: active, entry: e}, true
 		}
-		if c.inactive != nil && c.inactive.get(key) != nil {
+		if c.inactive != nil && c.inactive.get(inactiveKey) != nil {
 			return result{outcome: inactive, problem: "the token is not active (remembered from an introspection less than inactiveCacheSeconds ago)"}, true
 		}
 		return nil, false
 	}
-	call := func() interface{} { return c.call(key, introspect) }
+	call := func() interface{} { return c.call(key, inactiveKey, introspect) }
 	incomplete := result{outcome: failed, problem: "the introspection call did not complete"}
-	return c.flights.Do(string(key[:]), lookup, call, incomplete).(result)
+	return c.flights.Do(string(inactiveKey), lookup, call, incomplete).(result)
 }
 
 // call makes the introspection call, within the bound on calls in flight, and caches what it
 // concluded: an active result until its expiry, an inactive one for inactiveTTL.
-func (c *cache) call(key tokenKey, introspect func() result) result {
+func (c *cache) call(key, inactiveKey string, introspect func() result) result {
 	if c.slots != nil {
 		if !c.slots.acquire() {
 			return result{outcome: unavailable, problem: "maxConcurrentIntrospections calls to the introspection endpoint are in flight, and none ended within timeoutSeconds"}
@@ -152,7 +166,7 @@ func (c *cache) call(key tokenKey, introspect func() result) result {
 	case res.outcome == active && res.entry.expires.After(c.now()):
 		c.put(key, res.entry)
 	case res.outcome == inactive && c.inactive != nil:
-		c.inactive.put(key, &entry{expires: c.now().Add(c.inactiveTTL)})
+		c.inactive.put(inactiveKey, &entry{expires: c.now().Add(c.inactiveTTL)})
 	}
 	return res
 }

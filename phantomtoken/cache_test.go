@@ -1,7 +1,6 @@
 package phantomtoken
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ func newTestCache(max int) (*cache, *fakeClock) {
 	return c, clock
 }
 
-func keyOf(s string) tokenKey { return tokenKey(sha256.Sum256([]byte(s))) }
+func keyOf(s string) string { return activeKey(s) }
 
 func TestEntryLifetimeIsTheShortestOfConfigMaxAgeAndExpiry(t *testing.T) {
 	c, clock := newTestCache(10)

@@ -49,7 +49,11 @@ type Middleware struct {
 	endpoint       string
 	cacheTTL       time.Duration
 	requiredScopes []string
-	minter         *minter // nil unless signingKey is set
+	// hitScope is what ServeHTTP checks a cache hit's scopes with: the one required scope
+	// (padded), "" (always there) when none is required, and a value no scope list holds when
+	// several are, so that those hits take serveSlow's loop.
+	hitScope string
+	minter   *minter // nil unless signingKey is set
 
 	// The WWW-Authenticate values, built once from the realm.
 	challengeNoToken      string
@@ -72,6 +76,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		endpoint:              s.endpoint,
 		cacheTTL:              time.Duration(s.cacheSeconds) * time.Second,
 		requiredScopes:        paddedScopes(s.requiredScopes),
+		hitScope:              hitScope(paddedScopes(s.requiredScopes)),
 		minter:                s.minter,
 		challengeNoToken:      fmt.Sprintf("Bearer realm=%q", s.realm),
 		challengeInvalidToken: fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", s.realm),
@@ -82,6 +87,17 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		return h, nil
 	}
 	return m, nil
+}
+
+// hitScope is Middleware.hitScope for the padded required scopes.
+func hitScope(padded []string) string {
+	switch len(padded) {
+	case 0:
+		return ""
+	case 1:
+		return padded[0]
+	}
+	return "\x00several"
 }
 
 // paddedScopes turns each scope into " scope ", the form looked up in an entry's scope list.
@@ -126,24 +142,22 @@ func sharedCache(s settings) *cache {
 	return c
 }
 
-// ServeHTTP serves a cache hit without calling another interpreted function (under Yaegi a call
-// costs more than the lookup itself); everything else goes to serveSlow. Only tokens that passed
-// serveSlow's checks are ever cached, so a hit needs no further parsing.
+// ServeHTTP serves a cache hit, with the fewest expressions that do it: under Yaegi every slot of
+// this function's frame is allocated on each request, whether its branch runs or not, and a call
+// to another interpreted function costs more than the lookup itself. The Authorization header is
+// looked up as it came (the active key is "Bearer <token>"); a router with one required scope
+// checks it with one compiled strings.Contains; the expiry is checked against the real clock
+// (time.Since costs fewer slots than the cache's own clock, which only the cache's tests set).
+// Everything else (OPTIONS, a miss, a malformed header, several required scopes, a rejection)
+// goes to serveSlow. Only tokens that passed serveSlow's checks are ever cached, so a hit needs no
+// further parsing.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if values := r.Header["Authorization"]; len(values) == 1 && len(values[0]) > 7 &&
-		values[0][:7] == "Bearer " && r.Method != http.MethodOptions {
-		key := tokenKey(sha256.Sum256([]byte(values[0][7:])))
+	if values := r.Header["Authorization"]; len(values) == 1 {
 		c := m.cache
 		c.mu.RLock()
-		e := c.entries[key]
+		e := c.entries[values[0]]
 		c.mu.RUnlock()
-		if e != nil && c.now().Before(e.expires) {
-			for _, scope := range m.requiredScopes {
-				if !strings.Contains(e.scopes, scope) {
-					m.serveSlow(w, r)
-					return
-				}
-			}
+		if e != nil && time.Since(e.expires) < 0 && strings.Contains(e.scopes, m.hitScope) && r.Method != http.MethodOptions {
 			values[0] = e.authorization
 			m.next.ServeHTTP(w, r)
 			return
@@ -172,10 +186,10 @@ func (m *Middleware) serveSlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	key := tokenKey(sha256.Sum256([]byte(token)))
+	key := activeKey(token)
 	e := m.cache.get(key)
 	if e == nil {
-		res := m.cache.resolve(key, func() result { return m.introspect(token) })
+		res := m.cache.resolve(key, hashedKey(token), func() result { return m.introspect(token) })
 		switch res.outcome {
 		case active:
 			e = res.entry

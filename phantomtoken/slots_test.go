@@ -18,7 +18,7 @@ func TestSlotsBoundTheCallsInFlight(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.resolve(keyOf("first"), func() result {
+		c.resolve(keyOf("first"), hashedKey("first"), func() result {
 			close(started)
 			<-release
 			return result{outcome: inactive}
@@ -26,13 +26,13 @@ func TestSlotsBoundTheCallsInFlight(t *testing.T) {
 	}()
 	<-started
 	calls := 0
-	second := c.resolve(keyOf("second"), func() result { calls++; return result{outcome: inactive} })
+	second := c.resolve(keyOf("second"), hashedKey("second"), func() result { calls++; return result{outcome: inactive} })
 	if second.outcome != unavailable || calls != 0 {
 		t.Fatalf("a miss beyond the bound: outcome %v after %d calls, want unavailable without a call", second.outcome, calls)
 	}
 	close(release)
 	wg.Wait()
-	third := c.resolve(keyOf("third"), func() result { calls++; return result{outcome: inactive} })
+	third := c.resolve(keyOf("third"), hashedKey("third"), func() result { calls++; return result{outcome: inactive} })
 	if third.outcome != inactive || calls != 1 {
 		t.Fatalf("after the slot was freed: outcome %v after %d calls, want inactive after 1", third.outcome, calls)
 	}

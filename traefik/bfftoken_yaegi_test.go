@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tokenhandler/traefik-token-handler/testsupport/requestcases"
+	"github.com/tokenhandler/traefik-token-handler/testsupport/scenarios"
 )
 
 // TestBFFTokenUnderYaegi runs the whole bffToken matrix through the interpreted plugin.
@@ -16,4 +17,10 @@ func TestBFFTokenUnderYaegi(t *testing.T) {
 	}
 	f := requestcases.Load(t, repoFile("testdata/bfftoken-cases.json"), map[string]string{"KEY_FILE": keyFile})
 	requestcases.Run(t, f, buildInterpreted("bffToken"), nil)
+}
+
+// TestRememberedAuthorizationsUnderYaegi checks bffToken's remembered authorizations in the
+// interpreted plugin.
+func TestRememberedAuthorizationsUnderYaegi(t *testing.T) {
+	scenarios.BFFTokenCacheAll(t, buildInterpreted("bffToken"))
 }
