@@ -13,7 +13,9 @@
 //  4. For an unsafe method, the `<prefix>-csrf` cookie must decrypt to the value of the
 //     `x-<prefix>-csrf` header; with agentApi: v2, the `token-handler-version` header must be
 //     there instead (Curity's v2 API has no CSRF token).
-//  5. The `<prefix>-at` cookie must be present and decrypt.
+//  5. The `<prefix>-at` cookie must be present and decrypt. The Authorization value of a cookie
+//     that decrypted with the current key is remembered (per instance, bounded), so that the next
+//     GET with it is one map lookup; steps 1 to 4 still run on every request.
 //  6. The request goes upstream with `Authorization: Bearer <access token>`, replacing any other,
 //     and, with removeCookieHeaders, without its Cookie and CSRF headers.
 //  7. With CORS enabled, the response carries Access-Control-Allow-Origin, -Allow-Credentials,

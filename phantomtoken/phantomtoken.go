@@ -6,9 +6,11 @@
 //  1. OPTIONS passes through untouched.
 //  2. The Authorization header must be `Bearer <token>` (scheme in any case, spaces tolerated),
 //     else 401.
-//  3. The token's SHA-256 is looked up in the cache. On a miss, the token is posted to the
-//     introspection endpoint with HTTP Basic client credentials and `Accept: application/jwt`;
-//     concurrent misses for one token make one call and share its answer.
+//  3. The Authorization header is looked up in the cache (active results are kept under
+//     "Bearer <token>", inactive ones under the token's SHA-256). On a miss, the token is posted
+//     to the introspection endpoint with HTTP Basic client credentials and
+//     `Accept: application/jwt`; concurrent misses for one token make one call and share its
+//     answer.
 //  4. 200 with a JWT body, or JSON with "active":true and a "jwt" member: the token is active.
 //     204, or JSON with "active":false: 401. JSON "active":true without "jwt": 502 (the server is
 //     not set up for phantom tokens). 401, 403, any other 4xx or 5xx, no answer within
