@@ -18,10 +18,23 @@ STATICCHECK = $(GO) run -mod=mod honnef.co/go/tools/cmd/staticcheck@$(STATICCHEC
 ## Ory Hydra (built into bin/ first) instead of oidc-provider. AGENT_API=v2 runs it with Curity's
 ## v2 token handler API (agentApi: v2 on the oauth-agent and bff-token middlewares, and the SPA
 ## speaks v2) instead of v1; the two variables combine.
+## The ports, when one is taken: DEMO_PORT is Traefik's, the one the browser uses (the URLs become
+## http://www.example.localhost:<DEMO_PORT>/ and so on, the redirect URIs and the issuer follow);
+## DEMO_AUTH_SERVER_PORT (Hydra's public API with AUTH_SERVER=hydra), DEMO_API_PORT,
+## DEMO_WEBHOST_PORT, DEMO_HYDRA_ADMIN_PORT and DEMO_HYDRA_LOGIN_PORT are the back ends'.
 AUTH_SERVER ?= oidc-provider
 AGENT_API ?= v1
+DEMO_PORT ?= 8080
+DEMO_AUTH_SERVER_PORT ?= 3000
+DEMO_API_PORT ?= 3001
+DEMO_WEBHOST_PORT ?= 3002
+DEMO_HYDRA_ADMIN_PORT ?= 3003
+DEMO_HYDRA_LOGIN_PORT ?= 3004
 demo: $(TRAEFIK) $(if $(filter hydra,$(AUTH_SERVER)),$(HYDRA))
-	cd traefik && $(GO) run ./cmd/demo -auth-server '$(AUTH_SERVER)' -agent-api '$(AGENT_API)'
+	cd traefik && $(GO) run ./cmd/demo -auth-server '$(AUTH_SERVER)' -agent-api '$(AGENT_API)' \
+		-port '$(DEMO_PORT)' -auth-server-port '$(DEMO_AUTH_SERVER_PORT)' -api-port '$(DEMO_API_PORT)' \
+		-webhost-port '$(DEMO_WEBHOST_PORT)' -hydra-admin-port '$(DEMO_HYDRA_ADMIN_PORT)' \
+		-hydra-login-port '$(DEMO_HYDRA_LOGIN_PORT)'
 
 ## test: every test: unit (compiled, -race), fuzzing for a bounded time, Yaegi, config decoding,
 ## the real Traefik and the end-to-end runs.

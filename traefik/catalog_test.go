@@ -3,10 +3,17 @@ package traefik_test
 import (
 	"context"
 	"fmt"
+	"image"
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +28,8 @@ import (
 // TestCatalogAnalyzerAcceptsThePlugin does what the plugin catalog's analyzer (traefik/piceus)
 // does with a release: an interpreter without the environment, the import evaluated under a 10 s
 // deadline, testData decoded from .traefik.yml like a file provider's, and New called with a
-// 10 s context; it must return a handler and no error, without touching the network.
+// 10 s context; it must return a handler and no error, without touching the network. The icon
+// (iconPath), which the analyzer takes on trust, must be an image file of the repository.
 func TestCatalogAnalyzerAcceptsThePlugin(t *testing.T) {
 	content, err := os.ReadFile(repoFile(".traefik.yml"))
 	if err != nil {
@@ -33,6 +41,8 @@ func TestCatalogAnalyzerAcceptsThePlugin(t *testing.T) {
 		Import      string                 `json:"import,omitempty" yaml:"import,omitempty"`
 		BasePkg     string                 `json:"basePkg,omitempty" yaml:"basePkg,omitempty"`
 		Summary     string                 `json:"summary,omitempty" yaml:"summary,omitempty"`
+		IconPath    string                 `json:"iconPath,omitempty" yaml:"iconPath,omitempty"`
+		BannerPath  string                 `json:"bannerPath,omitempty" yaml:"bannerPath,omitempty"`
 		TestData    map[string]interface{} `json:"testData,omitempty" yaml:"testData,omitempty"`
 	}
 	if err := file.DecodeContent(string(content), ".yaml", &manifest); err != nil {
@@ -41,6 +51,14 @@ func TestCatalogAnalyzerAcceptsThePlugin(t *testing.T) {
 	if manifest.Type != "middleware" || manifest.Import != stack.ModulePath || manifest.BasePkg != "tokenhandler" ||
 		manifest.DisplayName == "" || manifest.Summary == "" || len(manifest.TestData) == 0 {
 		t.Fatalf("manifest = %+v", manifest)
+	}
+	if manifest.IconPath == "" {
+		t.Error("the manifest has no iconPath: the catalog would show the plugin without an icon")
+	} else {
+		checkCatalogImage(t, "iconPath", manifest.IconPath)
+	}
+	if manifest.BannerPath != "" {
+		checkCatalogImage(t, "bannerPath", manifest.BannerPath)
 	}
 
 	gopath := t.TempDir()
@@ -89,5 +107,57 @@ func TestCatalogAnalyzerAcceptsThePlugin(t *testing.T) {
 	}
 	if _, ok := out[0].Interface().(http.Handler); !ok {
 		t.Fatalf("New returned %T, not an http.Handler", out[0].Interface())
+	}
+}
+
+// The most bytes an image of the manifest may have: the catalog's pages load it as it is.
+const maxCatalogImageBytes = 100 << 10
+
+// checkCatalogImage checks an image of the manifest (iconPath, bannerPath) as the catalog will
+// show it. The analyzer turns a path into
+// https://raw.githubusercontent.com/<owner>/<repo>/<tag>/<path> without looking at the file, and
+// silently drops a URL on another host, so a wrong path is only noticed on the catalog's page.
+// Stricter than the analyzer: a raw URL of this repository is refused too, because it would not
+// follow the tag. SVG is refused because raw.githubusercontent.com serves it as text/plain with
+// nosniff, which browsers do not show as an image.
+func checkCatalogImage(t *testing.T, key, value string) {
+	t.Helper()
+	u, err := url.Parse(value)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" {
+		t.Errorf("%s %q is not a path in the repository: the catalog shows only this repository's files at the tag", key, value)
+		return
+	}
+	rel := strings.TrimPrefix(path.Clean(u.Path), "/")
+	if rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		t.Errorf("%s %q is not a file in the repository", key, value)
+		return
+	}
+	formats := map[string]string{".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif"}
+	format, ok := formats[strings.ToLower(path.Ext(rel))]
+	if !ok {
+		t.Errorf("%s %q: want PNG (the catalog's documented format), JPEG or GIF, not %q", key, value, path.Ext(rel))
+		return
+	}
+	f, err := os.Open(repoFile(rel))
+	if err != nil {
+		t.Errorf("%s: %v", key, err)
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Mode().IsRegular() || info.Size() == 0 || info.Size() > maxCatalogImageBytes {
+		t.Errorf("%s %q: %d bytes, want a file of 1 to %d bytes", key, value, info.Size(), maxCatalogImageBytes)
+		return
+	}
+	config, decoded, err := image.DecodeConfig(f)
+	if err != nil || decoded != format {
+		t.Errorf("%s %q is not a %s image (decoded as %q: %v)", key, value, format, decoded, err)
+		return
+	}
+	if key == "iconPath" && (config.Width != config.Height || config.Width < 64 || config.Width > 1024) {
+		t.Errorf("%s %q is %dx%d pixels, want a square of 64 to 1024", key, value, config.Width, config.Height)
 	}
 }

@@ -7,12 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/traefik/traefik/v3/pkg/config/dynamic"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
 )
 
 // composeFile is the part of docker-compose.yml the tests read.
@@ -21,6 +25,7 @@ type composeFile struct {
 }
 
 type composeService struct {
+	Image   string    `yaml:"image"`
 	Command yaml.Node `yaml:"command"`
 	Volumes []string  `yaml:"volumes"`
 	Labels  yaml.Node `yaml:"labels"`
@@ -265,6 +270,36 @@ func TestDockerComposeLabelsBuild(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("traefik volumes %q lack %s", tr.Volumes, mount)
+	}
+}
+
+// oldestSupportedNode is the oldest Node.js release line that still gets security fixes: 20
+// reached its end of life in April 2026, 22 is maintained until April 2027.
+const oldestSupportedNode = 22
+
+// TestDockerComposeImagesArePinned keeps the compose demo on what the tests run: Traefik at the
+// release the traefik/ module builds (a floating tag such as v3.6 moves to releases nobody
+// tested), and the authorization server on a supported LTS line of Node.js.
+func TestDockerComposeImagesArePinned(t *testing.T) {
+	gomod, err := os.ReadFile(repoFile("traefik/go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	required := ""
+	if m := regexp.MustCompile(`(?m)^\s*github\.com/traefik/traefik/v3 (v\S+)`).FindSubmatch(gomod); m != nil {
+		required = string(m[1])
+	}
+	if required != stack.TraefikVersion {
+		t.Fatalf("traefik/go.mod requires Traefik %q, stack.TraefikVersion is %s", required, stack.TraefikVersion)
+	}
+	compose := readCompose(t)
+	if got, want := compose.Services["traefik"].Image, "traefik:"+stack.TraefikVersion; got != want {
+		t.Errorf("the traefik service runs %q, want %q", got, want)
+	}
+	node := compose.Services["authserver"].Image
+	major, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(node, "node:"), "-alpine"))
+	if err != nil || major < oldestSupportedNode || major%2 != 0 {
+		t.Errorf("the authserver service runs %q, want node:<major>-alpine of an LTS line (even) from %d on", node, oldestSupportedNode)
 	}
 }
 

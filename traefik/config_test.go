@@ -2,7 +2,6 @@ package traefik_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/traefik/paerser/file"
 	"github.com/traefik/traefik/v3/pkg/config/dynamic"
 	"github.com/traefik/traefik/v3/pkg/config/label"
-	"gopkg.in/yaml.v3"
 )
 
 // dynamicFromFile decodes a dynamic configuration file as Traefik's file provider does.
@@ -61,11 +59,11 @@ func buildPluginMiddlewares(t *testing.T, conf *dynamic.Configuration, provider 
 	return built
 }
 
-// readmeExamples returns the README's code blocks whose first line is "# example: <name>", with
-// the secret file paths pointed at files that exist.
-func readmeExamples(t *testing.T) map[string]string {
+// documentedExamples returns the code blocks of README.md and docs/*.md whose first line is
+// "# example: <name>", by name, with the secret file paths pointed at files that exist.
+func documentedExamples(t *testing.T) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(repoFile("README.md"))
+	docs, err := filepath.Glob(repoFile("docs/*.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +78,20 @@ func readmeExamples(t *testing.T) map[string]string {
 			t.Fatal(err)
 		}
 	}
-	blocks := regexp.MustCompile("(?s)```[a-z]*\n# example: ([a-z0-9-]+)\n(.*?)```").FindAllStringSubmatch(string(data), -1)
-	examples := map[string]string{}
-	for _, b := range blocks {
-		examples[b[1]] = strings.ReplaceAll(b[2], "/run/secrets/", secrets+"/")
+	examples, where := map[string]string{}, map[string]string{}
+	for _, doc := range append([]string{repoFile("README.md")}, docs...) {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(doc, repoRoot+string(filepath.Separator))
+		for _, b := range regexp.MustCompile("(?s)```[a-z]*\n# example: ([a-z0-9-]+)\n(.*?)```").FindAllStringSubmatch(string(data), -1) {
+			if other, dup := where[b[1]]; dup {
+				t.Errorf("example %q is in %s and in %s: the tests would check only one", b[1], other, name)
+			}
+			where[b[1]] = name
+			examples[b[1]] = strings.ReplaceAll(b[2], "/run/secrets/", secrets+"/")
+		}
 	}
 	return examples
 }
@@ -104,22 +112,20 @@ func labelsOf(block string) map[string]string {
 	return labels
 }
 
-// TestReadmeExamplesBuild decodes every README example the way Traefik would (file provider or
-// docker labels) and builds each plugin middleware in it with the interpreted plugin.
+// TestReadmeExamplesBuild decodes every documented example the way Traefik would (file provider
+// or docker labels) and builds each plugin middleware in it with the interpreted plugin. The
+// Kubernetes examples (kubernetes-*) go through Traefik's CRD provider in
+// TestKubernetesExamples.
 func TestReadmeExamplesBuild(t *testing.T) {
-	examples := readmeExamples(t)
-	want := map[string]int{"bff-token-minimal": 1, "stacked-yaml": 2, "stacked-labels": 2, "kubernetes-middleware": 1}
+	examples := documentedExamples(t)
+	want := map[string]int{"bff-token-minimal": 1, "stacked-yaml": 2, "stacked-labels": 2}
 	for name, count := range want {
 		block, ok := examples[name]
 		if !ok {
-			t.Errorf("README has no example %q", name)
+			t.Errorf("no example %q in README.md or docs/*.md", name)
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			if strings.HasPrefix(name, "kubernetes-") {
-				buildKubernetesMiddleware(t, block)
-				return
-			}
 			var conf *dynamic.Configuration
 			if strings.HasSuffix(name, "-labels") {
 				conf = dynamicFromLabels(t, labelsOf(block))
@@ -132,42 +138,8 @@ func TestReadmeExamplesBuild(t *testing.T) {
 		})
 	}
 	for name := range examples {
-		if _, ok := want[name]; !ok {
-			t.Errorf("README example %q is not checked by this test: add it to want", name)
+		if _, ok := want[name]; !ok && !strings.HasPrefix(name, "kubernetes-") {
+			t.Errorf("example %q is not checked by this test: add it to want", name)
 		}
-	}
-}
-
-// buildKubernetesMiddleware decodes a Middleware resource as Traefik's CRD provider sees it (JSON
-// types) and builds its plugin middleware.
-func buildKubernetesMiddleware(t *testing.T, manifest string) {
-	t.Helper()
-	var resource struct {
-		Kind string `yaml:"kind"`
-		Spec struct {
-			Plugin map[string]interface{} `yaml:"plugin"`
-		} `yaml:"spec"`
-	}
-	if err := yaml.Unmarshal([]byte(manifest), &resource); err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(resource.Spec.Plugin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plugin map[string]map[string]interface{}
-	if err := json.Unmarshal(data, &plugin); err != nil {
-		t.Fatal(err)
-	}
-	raw, ok := plugin[alias]
-	if resource.Kind != "Middleware" || !ok {
-		t.Fatalf("not a tokenhandler Middleware: %+v", resource)
-	}
-	ctor, err := builder.Build(alias, raw, "bff-token@kubernetescrd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ctor(context.Background(), http.NotFoundHandler()); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // DemoOptions say where the demo's processes listen. The zero value of an address picks a free
-// loopback port; the demo command passes the documented ports.
+// loopback port; the demo command passes the documented ports, or those of its flags.
 type DemoOptions struct {
 	// Root is the checkout.
 	Root string
@@ -136,6 +136,17 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 	default:
 		return nil, fmt.Errorf("unknown agent API %q: use %s or %s", o.AgentAPI, AgentAPIV1, AgentAPIV2)
 	}
+	given := map[string]bool{}
+	for _, addr := range addrs {
+		if *addr == "" {
+			continue
+		}
+		// Both would pass checkFree, and the second process would fail only once the first listens.
+		if given[*addr] {
+			return nil, fmt.Errorf("%s is given to two of the demo's processes", *addr)
+		}
+		given[*addr] = true
+	}
 	for _, addr := range addrs {
 		if *addr == "" {
 			free, err := FreeAddr()
@@ -158,7 +169,7 @@ func StartDemo(ctx context.Context, o DemoOptions) (*Demo, error) {
 func checkFree(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s is in use: stop what listens there (another demo?) first", addr)
+		return fmt.Errorf("%s is in use: stop what listens there (another demo?) first, or choose other ports (make demo DEMO_PORT=... and the like)", addr)
 	}
 	return l.Close()
 }

@@ -7,15 +7,24 @@
 // API is Curity's v1, or its v2 with -agent-api v2 (make demo AGENT_API=v2): agentApi: v2 on the
 // oauth-agent and bff-token middlewares, and the SPA speaks v2; the flag's default is
 // $AGENT_API, else v1.
+//
+// Every process listens on 127.0.0.1, by default on the documented ports: Traefik on 8080, the
+// authorization server on 3000 (with Hydra: its public API; its admin API on 3003 and its login
+// app on 3004), the API on 3001 and the web host on 3002. -port, -auth-server-port, -api-port,
+// -webhost-port, -hydra-admin-port and -hydra-login-port change them (make demo DEMO_PORT=...
+// and the like); the browser-facing URLs, the SPA's redirect URIs and the authorization server's
+// issuer follow -port.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/tokenhandler/traefik-token-handler/traefik/stack"
@@ -34,6 +43,14 @@ func main() {
 	}
 	flag.StringVar(&agentAPI, "agent-api", agentAPI,
 		"the token handler API of the agent, the OAuth Proxy and the SPA: "+stack.AgentAPIV1+" or "+stack.AgentAPIV2+" (default $AGENT_API, else "+stack.AgentAPIV1+")")
+	traefikPort := portFlag("port", stack.DemoTraefikAddr, "Traefik's port, the one the browser uses (make demo DEMO_PORT)")
+	authServerPort := portFlag("auth-server-port", stack.DemoAuthServerAddr,
+		"the authorization server's port; with Hydra, its public API's (make demo DEMO_AUTH_SERVER_PORT)")
+	apiPort := portFlag("api-port", stack.DemoAPIAddr, "the example API's port (make demo DEMO_API_PORT)")
+	webHostPort := portFlag("webhost-port", stack.DemoWebHostAddr, "the SPA's web host's port (make demo DEMO_WEBHOST_PORT)")
+	hydraAdminPort := portFlag("hydra-admin-port", stack.DemoHydraAdminAddr, "Hydra's admin API's port (make demo DEMO_HYDRA_ADMIN_PORT)")
+	hydraLoginPort := portFlag("hydra-login-port", stack.DemoHydraLoginAddr,
+		"the port of Hydra's login and consent app (make demo DEMO_HYDRA_LOGIN_PORT)")
 	flag.Parse()
 	if authServer != stack.AuthServerOIDCProvider && authServer != stack.AuthServerHydra {
 		fmt.Fprintf(os.Stderr, "demo: unknown authorization server %q: use %s or %s\n", authServer, stack.AuthServerOIDCProvider, stack.AuthServerHydra)
@@ -57,14 +74,14 @@ func main() {
 		WorkDir:        work,
 		AuthServer:     authServer,
 		AgentAPI:       agentAPI,
-		TraefikAddr:    stack.DemoTraefikAddr,
-		AuthServerAddr: stack.DemoAuthServerAddr,
-		APIAddr:        stack.DemoAPIAddr,
-		WebHostAddr:    stack.DemoWebHostAddr,
+		TraefikAddr:    loopback(*traefikPort),
+		AuthServerAddr: loopback(*authServerPort),
+		APIAddr:        loopback(*apiPort),
+		WebHostAddr:    loopback(*webHostPort),
 		Echo:           os.Stdout,
 	}
 	if authServer == stack.AuthServerHydra {
-		o.HydraAdminAddr, o.HydraLoginAddr = stack.DemoHydraAdminAddr, stack.DemoHydraLoginAddr
+		o.HydraAdminAddr, o.HydraLoginAddr = loopback(*hydraAdminPort), loopback(*hydraLoginPort)
 		fmt.Println("Starting the demo against Ory Hydra: Hydra and its login app, API, web host and Traefik (the first run builds Traefik and Hydra)...")
 	} else {
 		fmt.Println("Starting the demo: authorization server, API, web host and Traefik (the first run builds Traefik and installs npm packages)...")
@@ -77,26 +94,56 @@ func main() {
 	fmt.Printf(`
 The demo is running.
 
-  Open      http://www.example.localhost:8080/   (Chromium, Chrome, Firefox or Edge: *.localhost needs no /etc/hosts entry)
+  Open      %s   (Chromium, Chrome, Firefox or Edge: *.localhost needs no /etc/hosts entry)
   Sign in   demouser / Password1
 
-  Agent     http://api.example.localhost:8080/oauth-agent   (token handler API %s)
-  API       http://api.example.localhost:8080/api/data
-  Userinfo  http://api.example.localhost:8080%s   (through the OAuth Proxy)
-  Login     http://login.example.localhost:8080/.well-known/openid-configuration   (%s)
-%s
+  Agent     %s   (token handler API %s)
+  API       %s
+  Userinfo  %s   (through the OAuth Proxy)
+  Login     %s   (%s)
+%s%s
 Press Ctrl-C to stop every process.
-`, agentAPI, stack.DemoUserInfoPath, authServer, hydraNote(authServer))
+`, demo.URL("www.example.localhost", "/"), demo.URL("api.example.localhost", "/oauth-agent"), agentAPI,
+		demo.URL("api.example.localhost", "/api/data"), demo.URL("api.example.localhost", stack.DemoUserInfoPath),
+		demo.URL("login.example.localhost", "/.well-known/openid-configuration"), authServer, hydraNote(demo), portsNote(o))
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	demo.Stop()
 }
 
+// portFlag defines a port flag whose default is the port of a documented address.
+func portFlag(name, documentedAddr, usage string) *int {
+	port, _ := strconv.Atoi(stack.Port(documentedAddr))
+	return flag.Int(name, port, usage)
+}
+
+// loopback is the 127.0.0.1 address of a port flag's value; a value that is no port exits, so
+// that the demo does not start some processes before one fails to listen.
+func loopback(port int) string {
+	if port < 1 || port > 65535 {
+		fmt.Fprintf(os.Stderr, "demo: %d is not a TCP port\n", port)
+		os.Exit(2)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
 // hydraNote is what the Hydra demo adds to the banner: where the gateway's keys are.
-func hydraNote(authServer string) string {
-	if authServer != stack.AuthServerHydra {
+func hydraNote(demo *stack.Demo) string {
+	if demo.Options.AuthServer != stack.AuthServerHydra {
 		return ""
 	}
-	return "  Keys      http://api.example.localhost:8080" + stack.DemoGatewayJWKSPath +
+	return "  Keys      " + demo.URL("api.example.localhost", stack.DemoGatewayJWKSPath) +
 		"   (phantomToken mints the API's JWTs: Hydra introspects to plain JSON)\n"
+}
+
+// portsNote says which ports the processes listen on, and how to change them when one is taken.
+func portsNote(o stack.DemoOptions) string {
+	backEnds := "authorization server " + stack.Port(o.AuthServerAddr)
+	if o.AuthServer == stack.AuthServerHydra {
+		backEnds = "Hydra " + stack.Port(o.AuthServerAddr) + " (admin " + stack.Port(o.HydraAdminAddr) +
+			"), login app " + stack.Port(o.HydraLoginAddr)
+	}
+	return "  Ports     Traefik " + stack.Port(o.TraefikAddr) + "; on 127.0.0.1 too: " + backEnds +
+		", API " + stack.Port(o.APIAddr) + ", web host " + stack.Port(o.WebHostAddr) + "\n" +
+		"            (make demo DEMO_PORT=... and the other DEMO_*_PORT variables change them: see the Makefile)\n"
 }
