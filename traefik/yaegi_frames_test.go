@@ -81,7 +81,7 @@ func frameObjects(t *testing.T) []float64 {
 }
 
 // TestYaegiFrameRules measures what each construct of frameCases adds to an interpreted
-// ServeHTTP's objects per request (the README's Yaegi section quotes the figures; run with -v)
+// ServeHTTP's objects per request (docs/contributing.md's Yaegi rules quote the figures; run with -v)
 // and holds the rules the hot paths follow: code in a branch that does not run still costs its
 // slots, and moving it into a helper leaves one slot; a call costs the callee's frame; a
 // constant of another package costs more than a literal; a negation is cheaper than a comparison

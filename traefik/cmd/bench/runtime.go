@@ -85,7 +85,7 @@ func runtimeRuns(root string, w *bytes.Buffer) error {
 	debugPass := median(results[len(runtimeSettings)-1]["pass2.localhost"], cpu)
 	runtimeSummary = fmt.Sprintf("GOGC=400 changes the CPU bffToken + phantomToken add per request from %+.0f µs to %+.0f µs; api.debug changes two pass-through plugins' CPU per request from %.0f µs to %.0f µs",
 		defaultAdded, summary[2], defaultPass, debugPass)
-	fmt.Fprintf(w, "\nIn this run: %s. The table's memory column is what the collector settings cost.\n", runtimeSummary)
+	fmt.Fprintf(w, "\nIn this run: %s. The table's memory column is what the collector settings cost. api.debug makes\nTraefik record every blocking event and one in five contended locks for the whole process\n(runtime.SetBlockProfileRate(1) and SetMutexProfileFraction(5) in Traefik's pkg/api/debug.go),\nbesides serving pprof; read each row against the spread of the load runs above, which is larger\nthan most differences here on a shared two-core machine.\n", runtimeSummary)
 	return nil
 }
 
