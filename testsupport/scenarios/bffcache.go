@@ -3,6 +3,8 @@ package scenarios
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
@@ -145,6 +147,33 @@ func BFFTokenCacheAll(t *testing.T, build requestcases.Builder) {
 		if cookieSeen[1] != "" || csrfSeen[1] != "" {
 			t.Fatalf("the API got Cookie %q and CSRF %q", cookieSeen[1], csrfSeen[1])
 		}
+	})
+	t.Run("concurrent GETs with many cookies, remembered and new, each get their own token", func(t *testing.T) {
+		h := mustBuild(t, config(nil), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if got, want := r.Header.Get("Authorization"), "Bearer "+r.Header.Get("X-Want"); got != want {
+				t.Errorf("the API got %q, want %q", got, want)
+			}
+			r.Header["Authorization"][0] = "Bearer swapped"
+		}))
+		cookies := make([]string, 40)
+		for i := range cookies {
+			cookies[i], _ = cipher.Encrypt("token-" + strconv.Itoa(i))
+		}
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 100; i++ {
+					n := (g*7 + i) % len(cookies)
+					if rec := send(h, http.MethodGet, SPAOrigin, "example-at="+cookies[n], map[string]string{"X-Want": "token-" + strconv.Itoa(n)}); rec.Code != http.StatusOK {
+						t.Errorf("GET: %d", rec.Code)
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
 	})
 	t.Run("with allowTokens a bearer request passes untouched after a remembered cookie", func(t *testing.T) {
 		u, next := newUpstream()
