@@ -74,7 +74,7 @@ func TestEndToEndAgainstHydraInChromium(t *testing.T) {
 		t.Fatalf("refresh showed the error %q", e)
 	}
 	getData(t, tab)
-	checkCookies(t, tab, demo)
+	checkCookies(t, tab, demo, v1SessionCookies, nil)
 
 	run(t, tab, "sign out", chromedp.Click("#sign-out", chromedp.ByID))
 	waitStatus(t, tab, "signed-out")

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tokenhandler/traefik-token-handler/internal/cookiecrypt"
@@ -124,16 +123,9 @@ func TestEndToEndSessionsInChromium(t *testing.T) {
 // cookieJar returns the token handler cookies the browser holds for the agent and the API.
 func cookieJar(t *testing.T, ctx context.Context, demo *stack.Demo) map[string]string {
 	t.Helper()
-	var cookies []*network.Cookie
-	run(t, ctx, "read the cookie store", chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{
-			demo.URL("api.example.localhost", "/oauth-agent"), demo.URL("api.example.localhost", "/api"),
-		}).Do(ctx)
-		return err
-	}))
 	jar := map[string]string{}
-	for _, c := range cookies {
+	for _, c := range browserCookies(t, ctx, "read the cookie store",
+		demo.URL("api.example.localhost", "/oauth-agent"), demo.URL("api.example.localhost", "/api")) {
 		if strings.HasPrefix(c.Name, "example-") {
 			jar[c.Name] = c.Value
 		}

@@ -68,7 +68,7 @@ func TestEndToEndInChromium(t *testing.T) {
 	waitStatus(t, tab1, "signed-in")
 	getData(t, tab1)
 
-	checkCookies(t, tab1, demo)
+	checkCookies(t, tab1, demo, v1SessionCookies, nil)
 
 	tab2, cancelTab2 := chromedp.NewContext(tab1)
 	defer cancelTab2()
@@ -84,12 +84,8 @@ func TestEndToEndInChromium(t *testing.T) {
 	waitStatus(t, tab2, "signed-out")
 	run(t, tab2, "the second tab after sign-out", chromedp.Reload())
 	waitStatus(t, tab2, "signed-out")
-	var cookies []*network.Cookie
-	run(t, tab1, "cookies after sign-out", chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{demo.URL("api.example.localhost", "/oauth-agent/refresh"), demo.URL("api.example.localhost", "/oauth-agent")}).Do(ctx)
-		return err
-	}))
+	cookies := browserCookies(t, tab1, "cookies after sign-out",
+		demo.URL("api.example.localhost", "/oauth-agent/refresh"), demo.URL("api.example.localhost", "/oauth-agent"))
 	for _, c := range cookies {
 		if strings.HasPrefix(c.Name, "example-") {
 			t.Errorf("cookie %s is still stored after sign-out", c.Name)
@@ -237,22 +233,36 @@ func getData(t *testing.T, ctx context.Context) {
 	waitText(t, ctx, "#api-result", "Success response from the Business API")
 }
 
-// checkCookies reads the browser's cookie store: every token handler cookie is HttpOnly, Secure
-// and SameSite=Strict, and JavaScript sees none of them.
-func checkCookies(t *testing.T, ctx context.Context, demo *stack.Demo) {
+// browserCookies reads the cookies the browser would send to urls.
+func browserCookies(t *testing.T, ctx context.Context, what string, urls ...string) []*network.Cookie {
 	t.Helper()
 	var cookies []*network.Cookie
-	urls := []string{
-		demo.URL("api.example.localhost", "/oauth-agent"),
-		demo.URL("api.example.localhost", "/oauth-agent/refresh"),
-		demo.URL("api.example.localhost", "/oauth-agent/claims"),
-		demo.URL("api.example.localhost", "/oauth-agent/logout"),
-	}
-	run(t, ctx, "read the cookie store", chromedp.ActionFunc(func(ctx context.Context) error {
+	run(t, ctx, what, chromedp.ActionFunc(func(ctx context.Context) error {
 		var err error
 		cookies, err = network.GetCookies().WithURLs(urls).Do(ctx)
 		return err
 	}))
+	return cookies
+}
+
+// v1SessionCookies and v2SessionCookies are the cookies of a signed-in session: v2 has no CSRF
+// token, so no -csrf cookie.
+var (
+	v1SessionCookies = []string{"example-at", "example-csrf", "example-auth", "example-id"}
+	v2SessionCookies = []string{"example-at", "example-auth", "example-id"}
+)
+
+// checkCookies reads the browser's cookie store: it holds each of want and none of unwanted,
+// every token handler cookie is HttpOnly, Secure and SameSite=Strict, and JavaScript sees none of
+// them.
+func checkCookies(t *testing.T, ctx context.Context, demo *stack.Demo, want, unwanted []string) {
+	t.Helper()
+	cookies := browserCookies(t, ctx, "read the cookie store",
+		demo.URL("api.example.localhost", "/oauth-agent"),
+		demo.URL("api.example.localhost", "/oauth-agent/refresh"),
+		demo.URL("api.example.localhost", "/oauth-agent/claims"),
+		demo.URL("api.example.localhost", "/oauth-agent/logout"),
+		demo.URL("api.example.localhost", "/api"))
 	seen := map[string]bool{}
 	for _, c := range cookies {
 		if !strings.HasPrefix(c.Name, "example-") {
@@ -263,9 +273,14 @@ func checkCookies(t *testing.T, ctx context.Context, demo *stack.Demo) {
 			t.Errorf("cookie %s: HttpOnly %v, Secure %v, SameSite %q", c.Name, c.HTTPOnly, c.Secure, c.SameSite)
 		}
 	}
-	for _, name := range []string{"example-at", "example-csrf", "example-auth", "example-id"} {
+	for _, name := range want {
 		if !seen[name] {
 			t.Errorf("the browser has no %s cookie (it has %v)", name, seen)
+		}
+	}
+	for _, name := range unwanted {
+		if seen[name] {
+			t.Errorf("the browser has a %s cookie, which this session must not have", name)
 		}
 	}
 	var visible string
